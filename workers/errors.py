@@ -1,0 +1,110 @@
+"""Newswire's one error tree.
+
+    NewswireError
+    ├── TransientError            retried with backoff; dead-lettered when retries run out
+    │   ├── FetchTimeout          connect/read timeout or total deadline exceeded
+    │   ├── ConnectError          DNS failure, refused connection, TLS handshake failure
+    │   ├── UpstreamUnavailable   HTTP 5xx, 429 (with its Retry-After)
+    │   └── StoreUnavailable      Redis unreachable or out of memory
+    └── PermanentError            never retried: dead-lettered (or recorded on the feed) at once
+        ├── ConfigurationError    bad settings or seed files; raised at start-up
+        ├── HttpStatusError       HTTP 4xx other than 429 (404, 410, 403...)
+        ├── RefusedURL            scheme or address that Newswire will not fetch
+        ├── ResponseTooLarge      body over the size limit (also after decompression)
+        ├── FeedParseError        not a feed, or too broken to yield entries
+        ├── DecodeError           bytes that cannot be turned into text
+        ├── ExtractionError       trafilatura found no article text
+        └── RawContentMissing     the raw page expired from Redis before processing
+
+Every error carries a short machine-readable `reason` (for feed status, metrics
+and the dead-letter stream) and a message a person can read.
+"""
+
+from __future__ import annotations
+
+
+class NewswireError(Exception):
+    """Root of every error Newswire raises on purpose."""
+
+    reason: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransientError(NewswireError):
+    """Worth trying again later: the cause is outside the input."""
+
+    reason = "transient"
+    retryable = True
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
+class FetchTimeout(TransientError):
+    reason = "timeout"
+
+
+class ConnectError(TransientError):
+    reason = "connect"
+
+
+class UpstreamUnavailable(TransientError):
+    reason = "http_5xx"
+
+
+class StoreUnavailable(TransientError):
+    reason = "redis_unavailable"
+
+
+class PermanentError(NewswireError):
+    """Trying again will not help: the input itself is at fault."""
+
+    reason = "permanent"
+
+
+class ConfigurationError(PermanentError):
+    reason = "configuration"
+
+
+class HttpStatusError(PermanentError):
+    reason = "http_4xx"
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, reason=f"http_{status}")
+        self.status = status
+
+
+class RefusedURL(PermanentError):
+    reason = "refused_url"
+
+
+class ResponseTooLarge(PermanentError):
+    reason = "too_large"
+
+
+class FeedParseError(PermanentError):
+    reason = "feed_parse"
+
+
+class DecodeError(PermanentError):
+    reason = "decode"
+
+
+class ExtractionError(PermanentError):
+    reason = "no_text"
+
+
+class RawContentMissing(PermanentError):
+    reason = "raw_missing"
