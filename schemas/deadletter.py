@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from schemas._base import ContractModel
 
-DEADLETTER_SCHEMA_VERSION = "1.0.0"
+DEADLETTER_SCHEMA_VERSION: Literal["1.0.0"] = "1.0.0"
 
 Stage = Literal["dispatch", "poll", "fetch", "process", "publish"]
 

@@ -10,7 +10,7 @@ from schemas._base import ContractModel
 from schemas.enrichment import Entities, LanguageInfo, TopicMatch
 from schemas.entry import FeedRef
 
-DOCUMENT_SCHEMA_VERSION = "1.0.0"
+DOCUMENT_SCHEMA_VERSION: Literal["1.0.0"] = "1.0.0"
 
 ExtractionSource = Literal["article_page", "feed_summary"]
 
@@ -38,7 +38,10 @@ class Document(ContractModel):
     kind: Literal["document"] = "document"
     id: str = Field(pattern=r"^[0-9a-f]{32}$")
     revision: int = Field(default=1, ge=1, description="Grows when a known article changes.")
-    previous_content_hash: str | None = None
+    previous_content_hash: str | None = Field(
+        default=None,
+        description="First 16 hex digits of the previous revision's content hash.",
+    )
     url: str
     canonical_url: str
     feed: FeedRef

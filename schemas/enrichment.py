@@ -43,7 +43,9 @@ class TopicMatch(ContractModel):
 class EntityMention(ContractModel):
     """A recognised entity: a country (`id` is its ISO 3166-1 alpha-2 code) or a name."""
 
-    id: str = Field(description="ISO code for countries, gazetteer id for people and organisations.")
+    id: str = Field(
+        description="ISO code for countries, gazetteer id for people and organisations."
+    )
     name: str = Field(description="Canonical name.")
     count: int = Field(ge=1, description="How many times it is mentioned.")
     first_offset: int = Field(ge=0, description="Character offset of the first mention in `text`.")

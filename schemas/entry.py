@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from schemas._base import ContractModel
 
-FEED_ENTRY_SCHEMA_VERSION = "1.0.0"
+FEED_ENTRY_SCHEMA_VERSION: Literal["1.0.0"] = "1.0.0"
 
 # A feed summary is carried in task messages, so it is bounded.
 MAX_SUMMARY_CHARS = 8000

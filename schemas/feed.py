@@ -8,7 +8,7 @@ from pydantic import Field, HttpUrl, field_validator
 
 from schemas._base import ContractModel
 
-FEED_SOURCE_SCHEMA_VERSION = "1.0.0"
+FEED_SOURCE_SCHEMA_VERSION: Literal["1.0.0"] = "1.0.0"
 
 
 class FeedSource(ContractModel):

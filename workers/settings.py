@@ -57,7 +57,9 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Default interval between two polls of a feed."
     )
     poll_lease_seconds: int = Field(
-        default=600, ge=10, description="A claimed feed is due again after this if its poll is lost."
+        default=600,
+        ge=10,
+        description="A claimed feed is due again after this if its poll is lost.",
     )
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -79,12 +81,18 @@ class Settings(BaseSettings):
         default=24 * 3600, ge=60, description="How long a fetched page waits in Redis."
     )
     inflight_ttl_seconds: int = Field(
-        default=6 * 3600, ge=60, description="An entry in flight is not enqueued again for this long."
+        default=6 * 3600,
+        ge=60,
+        description="An entry in flight is not enqueued again for this long.",
     )
     max_retries: int = Field(default=5, ge=0, description="Retries of a transient failure.")
     retry_backoff_seconds: float = Field(default=10.0, ge=0, description="First retry delay.")
-    retry_backoff_max_seconds: float = Field(default=600.0, ge=0, description="Longest retry delay.")
-    process_soft_time_limit: float = Field(default=60.0, gt=0, description="process_article soft limit.")
+    retry_backoff_max_seconds: float = Field(
+        default=600.0, ge=0, description="Longest retry delay."
+    )
+    process_soft_time_limit: float = Field(
+        default=60.0, gt=0, description="process_article soft limit."
+    )
     process_time_limit: float = Field(default=90.0, gt=0, description="process_article hard limit.")
     fetch_time_limit: float = Field(default=120.0, gt=0, description="poll/fetch hard limit.")
     visibility_timeout: int = Field(
@@ -101,7 +109,9 @@ class Settings(BaseSettings):
     def _refuse_double_delivery(self) -> Settings:
         # kombu's Redis transport redelivers any task still unacknowledged after the
         # visibility timeout: a longer task or retry delay would run twice.
-        longest = max(self.process_time_limit, self.fetch_time_limit, self.retry_backoff_max_seconds)
+        longest = max(
+            self.process_time_limit, self.fetch_time_limit, self.retry_backoff_max_seconds
+        )
         if longest >= self.visibility_timeout:
             raise ValueError(
                 f"visibility_timeout ({self.visibility_timeout}s) must exceed the longest task "

@@ -1,0 +1,1 @@
+"""The `newswire` command: one surface for people, docker-compose and CI."""

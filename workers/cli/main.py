@@ -1,0 +1,27 @@
+"""Entry point of the `newswire` console script."""
+
+from __future__ import annotations
+
+import click
+
+from workers.cli.demo_cmd import demo
+from workers.cli.feeds_cmd import feeds
+from workers.cli.services_cmd import beat, run, worker
+from workers.cli.tail_cmd import tail
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Newswire: news feeds in, enriched documents out on Redis streams."""
+
+
+for command in (run, demo, worker, beat, feeds, tail):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

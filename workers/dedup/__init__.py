@@ -1,0 +1,1 @@
+"""Remembering which articles Newswire has already delivered (and, later, near-duplicates)."""

@@ -1,0 +1,26 @@
+"""Fetching an article page and parking it in the raw page store."""
+
+from __future__ import annotations
+
+import time
+
+from schemas import FeedEntry
+from workers.fetching.http import HttpClient
+from workers.fetching.rawstore import PageMeta, RawPage, RawPageStore
+
+
+def fetch_article(
+    entry: FeedEntry, *, http: HttpClient, store: RawPageStore, max_bytes: int
+) -> PageMeta:
+    """GET the entry's page (limits and typed errors from HttpClient) and store it."""
+    response = http.get(entry.url, max_bytes=max_bytes)
+    meta = PageMeta(
+        final_url=response.url,
+        status=response.status,
+        content_type=response.content_type,
+        fetched_at=time.time(),
+        fetch_ms=round(response.elapsed_ms, 2),
+        size=len(response.body),
+    )
+    store.put(entry.doc_id, RawPage(response.body, meta))
+    return meta

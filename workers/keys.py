@@ -1,0 +1,75 @@
+"""Every Redis key and stream name Newswire uses, in one place.
+
+Stream names are part of the contract with downstream teams (see README):
+`<prefix>:documents`, `<prefix>:topic:<topic>`, `<prefix>:deadletter`, with the
+default prefix `newswire`. Nothing outside this module spells a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Seen-set buckets: the first SEEN_BUCKET_HEX hex digits of a document id name
+# its bucket, so that each bucket stays a small, compactly encoded hash.
+SEEN_BUCKET_HEX = 4
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one prefix (the setting NEWSWIRE_KEY_PREFIX)."""
+
+    prefix: str = "newswire"
+
+    # --- streams (the contract) -----------------------------------------------------------
+    @property
+    def documents_stream(self) -> str:
+        return f"{self.prefix}:documents"
+
+    def topic_stream(self, topic_id: str) -> str:
+        return f"{self.prefix}:topic:{topic_id}"
+
+    @property
+    def deadletter_stream(self) -> str:
+        return f"{self.prefix}:deadletter"
+
+    # --- feed registry ---------------------------------------------------------------------
+    @property
+    def feed_ids(self) -> str:
+        """Set of every registered feed id."""
+        return f"{self.prefix}:feeds"
+
+    @property
+    def feeds_due(self) -> str:
+        """Sorted set: feed id -> epoch seconds when it is next due."""
+        return f"{self.prefix}:feeds:due"
+
+    def feed(self, feed_id: str) -> str:
+        """Hash: the feed source (as JSON) and its polling state."""
+        return f"{self.prefix}:feed:{feed_id}"
+
+    # --- articles in flight ------------------------------------------------------------------
+    def seen_bucket(self, doc_id: str) -> str:
+        """Hash bucket of the seen-set: rest of the doc id -> publication record."""
+        return f"{self.prefix}:seen:{doc_id[:SEEN_BUCKET_HEX]}"
+
+    def inflight(self, doc_id: str) -> str:
+        """Marker set while an entry travels fetch -> process -> publish."""
+        return f"{self.prefix}:inflight:{doc_id}"
+
+    def raw_page(self, doc_id: str) -> str:
+        """Hash: the fetched page (compressed) and its HTTP metadata, with a TTL."""
+        return f"{self.prefix}:raw:{doc_id}"
+
+    def delivery_count(self, doc_id: str, stage: str) -> str:
+        """How many times a stage has started on a document (for poison pills)."""
+        return f"{self.prefix}:deliveries:{stage}:{doc_id}"
+
+    # --- runtime ---------------------------------------------------------------------------
+    @property
+    def beat_heartbeat(self) -> str:
+        return f"{self.prefix}:beat:last-tick"
+
+
+def seen_field(doc_id: str) -> str:
+    """Field of a document id inside its seen bucket."""
+    return doc_id[SEEN_BUCKET_HEX:]

@@ -1,0 +1,1 @@
+"""Polling a feed: conditional GET, typed entries, canonical URLs, new-entry selection."""

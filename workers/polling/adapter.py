@@ -1,0 +1,228 @@
+"""The one adapter from wire formats to FeedEntry.
+
+RSS 0.9x/1.0/2.0, RDF and Atom go through feedparser, always handed bytes
+(given a string, feedparser would open URLs and local paths itself). JSON Feed
+(which feedparser 6.0 does not read) is mapped here from its JSON. Nothing
+downstream touches feedparser's loose dictionaries.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+from lxml import html as lxml_html
+
+from schemas import FeedEntry, FeedRef
+from schemas.entry import MAX_SUMMARY_CHARS
+from workers.errors import FeedParseError, NewswireError
+from workers.polling.canonical import canonical_url, document_id
+
+_JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """An item as any wire format gives it, before identity is derived."""
+
+    link: str | None
+    guid: str | None
+    title: str | None
+    summary_html: str | None
+    authors: list[str]
+    published: datetime | None
+    updated: datetime | None
+
+
+@dataclass
+class ParsedFeed:
+    """A parsed feed: its own metadata, its items, and what was odd about it."""
+
+    format: str
+    title: str | None
+    language: str | None
+    items: list[RawItem]
+    ttl_minutes: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
+    """Parse feed bytes. Raises FeedParseError when they yield no feed at all."""
+    if not body.strip():
+        raise FeedParseError("empty feed body", reason="empty")
+    if _looks_like_json(body, content_type):
+        return _parse_json_feed(body)
+    return _parse_xml_feed(body, content_type)
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_xml_feed(body: bytes, content_type: str | None) -> ParsedFeed:
+    headers = {"content-type": content_type} if content_type else {}
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    version = parsed.get("version") or ""
+    warnings = []
+    if parsed.get("bozo"):
+        warnings.append(f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
+    if not version and not parsed.entries:
+        detail = warnings[0] if warnings else "no RSS, RDF or Atom structure found"
+        raise FeedParseError(f"not a feed: {detail}")
+    meta = parsed.get("feed", {})
+    ttl = meta.get("ttl")
+    return ParsedFeed(
+        format=version or "unknown",
+        title=_clean(meta.get("title")),
+        language=_language(meta.get("language")),
+        items=[_xml_item(e) for e in parsed.entries],
+        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+        warnings=warnings,
+    )
+
+
+def _xml_item(entry: Any) -> RawItem:
+    authors = [a.get("name") for a in entry.get("authors", []) if a.get("name")]
+    if not authors and entry.get("author"):
+        authors = [entry["author"]]
+    summary = entry.get("summary")
+    if not summary and entry.get("content"):
+        summary = entry["content"][0].get("value")
+    return RawItem(
+        link=_clean(entry.get("link")),
+        guid=_clean(entry.get("id")),
+        title=_clean(entry.get("title")),
+        summary_html=summary,
+        authors=[_clean(a) or "" for a in authors if _clean(a)],
+        published=_struct_time(entry.get("published_parsed")),
+        updated=_struct_time(entry.get("updated_parsed")),
+    )
+
+
+def _parse_json_feed(body: bytes) -> ParsedFeed:
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedParseError(f"invalid JSON Feed: {exc}") from exc
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(_JSON_FEED_PREFIX):
+        raise FeedParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise FeedParseError("JSON Feed without an items list")
+    version = str(data["version"]).removeprefix(_JSON_FEED_PREFIX)
+    return ParsedFeed(
+        format=f"json{version.replace('.', '')}",
+        title=_clean(data.get("title")),
+        language=_language(data.get("language")),
+        items=[_json_item(i) for i in items if isinstance(i, dict)],
+    )
+
+
+def _json_item(item: dict[str, Any]) -> RawItem:
+    authors = item.get("authors") or (
+        [item["author"]] if isinstance(item.get("author"), dict) else []
+    )
+    return RawItem(
+        link=_clean(item.get("url") or item.get("external_url")),
+        guid=_clean(str(item["id"])) if item.get("id") is not None else None,
+        title=_clean(item.get("title")),
+        summary_html=item.get("summary") or item.get("content_html") or item.get("content_text"),
+        authors=[str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")],
+        published=_iso_datetime(item.get("date_published")),
+        updated=_iso_datetime(item.get("date_modified")),
+    )
+
+
+def to_entries(
+    parsed: ParsedFeed, feed: FeedRef, *, feed_language: str | None, now: datetime
+) -> tuple[list[FeedEntry], list[str]]:
+    """Typed entries with canonical URLs and ids, first occurrence of each id kept.
+
+    Items that cannot become entries (no link, refused scheme) are reported, not raised.
+    """
+    entries: list[FeedEntry] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for item in parsed.items:
+        try:
+            entry = _entry(item, feed, feed_language or parsed.language, now)
+        except NewswireError as exc:
+            problems.append(f"item {item.guid or item.title or '?'}: {exc}")
+            continue
+        if entry.doc_id not in seen:
+            seen.add(entry.doc_id)
+            entries.append(entry)
+    return entries, problems
+
+
+def _entry(item: RawItem, feed: FeedRef, language: str | None, now: datetime) -> FeedEntry:
+    if not item.link:
+        raise FeedParseError("item has no link", reason="no_link")
+    canonical = canonical_url(item.link)
+    return FeedEntry(
+        doc_id=document_id(canonical),
+        feed=feed,
+        url=item.link,
+        canonical_url=canonical,
+        guid=item.guid,
+        title=item.title,
+        summary=_html_to_text(item.summary_html),
+        authors=item.authors,
+        published_at=item.published,
+        updated_at=item.updated,
+        language=language,
+        discovered_at=now,
+    )
+
+
+def _html_to_text(fragment: str | None) -> str | None:
+    if not fragment or not fragment.strip():
+        return None
+    try:
+        text = lxml_html.fromstring(fragment).text_content()
+    except (ValueError, TypeError):  # lxml raises these on empty or odd documents
+        text = fragment
+    text = " ".join(text.split())
+    return text[:MAX_SUMMARY_CHARS] or None
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _language(value: Any) -> str | None:
+    text = _clean(value)
+    if not text:
+        return None
+    code = text.lower().replace("_", "-").split("-")[0]
+    return code if code.isalpha() and 2 <= len(code) <= 3 else None
+
+
+def _struct_time(value: time.struct_time | None) -> datetime | None:
+    # feedparser normalises every date it understands to a UTC struct_time.
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _iso_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,29 @@
+"""Canonical URLs and the document ids derived from them.
+
+Identity comes from the canonical URL (tracking parameters and fragments
+stripped, host lower-cased) so that the same article linked from two feeds,
+or with two different `utm_` tails, is one document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from courlan import normalize_url
+
+from workers.errors import RefusedURL
+from workers.fetching.http import check_url
+
+
+def canonical_url(url: str) -> str:
+    """The canonical form of an article URL. Raises RefusedURL for non-HTTP links."""
+    check_url(url.strip())
+    try:
+        return str(normalize_url(url.strip(), strict=True))
+    except ValueError as exc:
+        raise RefusedURL(f"cannot normalise URL {url!r}: {exc}", reason="bad_url") from exc
+
+
+def document_id(canonical: str) -> str:
+    """Stable 128-bit document id (hex) of a canonical URL."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

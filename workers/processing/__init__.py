@@ -1,0 +1,1 @@
+"""The process stage: decoding, extraction and enrichment of fetched pages."""

@@ -1,0 +1,62 @@
+"""From a fetched page to an enriched Document: decode, extract, enrich, hash."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+
+from schemas import Document, Extraction, FeedEntry
+from workers.enrichment import Enricher
+from workers.fetching.rawstore import RawPage
+from workers.processing.decode import decode_page
+from workers.processing.extract import EXTRACTOR_NAME, extract_article
+
+
+def content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Document:
+    """The enriched document of an entry whose page was fetched.
+
+    Raises DecodeError or ExtractionError (permanent) when the page yields no text.
+    """
+    decoded = decode_page(page.body, page.meta.content_type)
+    article = extract_article(decoded.html, url=page.meta.final_url)
+    started = time.perf_counter()
+    enrichment = enricher.enrich(
+        article.text, title=article.title, html_lang=article.html_lang, feed_lang=entry.language
+    )
+    enrich_ms = (time.perf_counter() - started) * 1000
+    return Document(
+        id=entry.doc_id,
+        url=entry.url,
+        canonical_url=entry.canonical_url,
+        feed=entry.feed,
+        title=article.title or entry.title,
+        text=article.text,
+        summary=entry.summary or article.description,
+        authors=article.authors or entry.authors,
+        published_at=entry.published_at or article.published_at,
+        fetched_at=datetime.fromtimestamp(page.meta.fetched_at, UTC),
+        processed_at=datetime.now(UTC),
+        language=enrichment.language,
+        topics=enrichment.topics,
+        taxonomy_version=enrichment.taxonomy_version,
+        entities=enrichment.entities,
+        content_hash=content_hash(article.text),
+        extraction=Extraction(
+            source="article_page",
+            extractor=EXTRACTOR_NAME,
+            http_status=page.meta.status,
+            final_url=page.meta.final_url,
+            content_type=page.meta.content_type,
+            charset=decoded.charset,
+            charset_source=decoded.source,
+            html_bytes=page.meta.size,
+            fetch_ms=page.meta.fetch_ms,
+            extract_ms=round(article.extract_ms, 2),
+            enrich_ms=round(enrich_ms, 2),
+        ),
+    )

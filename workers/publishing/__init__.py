@@ -1,0 +1,1 @@
+"""Delivery to downstream teams: idempotent publication to streams, and the dead-letter stream."""

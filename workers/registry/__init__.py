@@ -1,0 +1,1 @@
+"""Feed sources: reading feeds.yaml and OPML, and the registry in Redis with its due-time index."""

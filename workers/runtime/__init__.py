@@ -1,0 +1,1 @@
+"""Process-level runtime: the embedded Redis server and the supervisor of worker processes."""

@@ -1,0 +1,71 @@
+"""The objects one worker process shares between its tasks, built once (and again after fork)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from workers.clients import PerProcess, get_redis
+from workers.dedup.seen import SeenStore
+from workers.enrichment import Enricher
+from workers.fetching.http import HttpClient
+from workers.fetching.rawstore import RawPageStore
+from workers.keys import Keys
+from workers.polling.poll import FeedPoller
+from workers.publishing.deadletter import DeadLetterSink
+from workers.publishing.streams import StreamPublisher
+from workers.registry.store import FeedRegistry
+from workers.settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: redis.Redis
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.key_prefix)
+
+    @cached_property
+    def registry(self) -> FeedRegistry:
+        return FeedRegistry(self.redis, self.keys)
+
+    @cached_property
+    def seen(self) -> SeenStore:
+        return SeenStore(self.redis, self.keys)
+
+    @cached_property
+    def http(self) -> HttpClient:
+        return HttpClient(self.settings)
+
+    @cached_property
+    def raw_pages(self) -> RawPageStore:
+        return RawPageStore(self.redis, self.keys, ttl_seconds=self.settings.raw_html_ttl_seconds)
+
+    @cached_property
+    def publisher(self) -> StreamPublisher:
+        return StreamPublisher(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
+
+    @cached_property
+    def deadletters(self) -> DeadLetterSink:
+        return DeadLetterSink(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
+
+    @cached_property
+    def poller(self) -> FeedPoller:
+        return FeedPoller(self.registry, self.seen, self.http, self.settings)
+
+    @cached_property
+    def enricher(self) -> Enricher:
+        # Loaded only where processing happens: taxonomy and gazetteer take a moment.
+        return Enricher.from_seeds(self.settings.seeds_dir)
+
+
+_services = PerProcess(lambda: Services(get_settings(), get_redis()))
+
+
+def get_services() -> Services:
+    """This process's services; threads share them, a forked child builds its own."""
+    return _services.get()
