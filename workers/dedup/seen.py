@@ -11,6 +11,7 @@ keeps the next poll from enqueueing it again.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import redis
@@ -42,6 +43,11 @@ class SeenRecord:
             revision, _, prefix = rest.partition(":")
             return cls("published", int(revision), prefix)
         return cls("deadlettered", int(rest or 0))
+
+
+def content_hash(text: str) -> str:
+    """The document's `content_hash`: SHA-256 of its extracted text."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def hash_prefix(content_hash: str) -> str:

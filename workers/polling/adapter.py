@@ -101,8 +101,9 @@ def _xml_item(entry: Any) -> RawItem:
         title=_clean(entry.get("title")),
         summary_html=summary,
         authors=[_clean(a) or "" for a in authors if _clean(a)],
-        published=_struct_time(entry.get("published_parsed")),
-        updated=_struct_time(entry.get("updated_parsed")),
+        # dict.get: FeedParserDict would silently map updated_* to published_*.
+        published=_struct_time(dict.get(entry, "published_parsed")),
+        updated=_struct_time(dict.get(entry, "updated_parsed")),
     )
 
 
@@ -163,13 +164,16 @@ def to_entries(
 
 
 def _entry(item: RawItem, feed: FeedRef, language: str | None, now: datetime) -> FeedEntry:
-    if not item.link:
+    link = item.link
+    if not link and item.guid and item.guid.startswith(("http://", "https://")):
+        link = item.guid  # RSS guids are permalinks unless isPermaLink says otherwise
+    if not link:
         raise FeedParseError("item has no link", reason="no_link")
-    canonical = canonical_url(item.link)
+    canonical = canonical_url(link)
     return FeedEntry(
         doc_id=document_id(canonical),
         feed=feed,
-        url=item.link,
+        url=link,
         canonical_url=canonical,
         guid=item.guid,
         title=item.title,

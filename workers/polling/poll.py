@@ -72,21 +72,19 @@ class FeedPoller:
         )
         state.etag = response.headers.get("etag", state.etag)
         state.last_modified = response.headers.get("last-modified", state.last_modified)
-        self._succeeded(record, state, now)
         if response.status == 304:
-            state.last_status = "not_modified"
-            return PollResult(source.id, "not_modified")
+            return self._succeeded(record, state, now, "not_modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if body_hash == state.body_hash:
             # The server ignored our validators but sent the same bytes: skip parsing.
-            state.last_status = "unchanged"
-            return PollResult(source.id, "unchanged")
+            return self._succeeded(record, state, now, "unchanged")
         entries, problems = self._parse(record, response, now)
         state.body_hash = body_hash
         fresh = self._select_new(entries)
         state.entries_total += len(fresh)
-        state.last_status = "new_entries" if fresh else "no_new_entries"
-        return PollResult(source.id, state.last_status, fresh, problems=problems)
+        result = self._succeeded(record, state, now, "new_entries" if fresh else "no_new_entries")
+        result.new_entries, result.problems = fresh, problems
+        return result
 
     def _parse(
         self, record: FeedRecord, response: HttpResponse, now: float
@@ -107,12 +105,16 @@ class FeedPoller:
         claimed = self._seen.claim_inflight(unseen, self._settings.inflight_ttl_seconds)
         return [by_id[doc_id] for doc_id in claimed]
 
-    def _succeeded(self, record: FeedRecord, state: FeedState, now: float) -> None:
+    def _succeeded(
+        self, record: FeedRecord, state: FeedState, now: float, status: str
+    ) -> PollResult:
+        state.last_status = status
         state.last_success_at = now
         state.consecutive_errors = 0
         state.last_error = None
         state.last_error_reason = None
         state.next_poll_at = now + self._interval(record)
+        return PollResult(record.source.id, status)
 
     def _record_error(
         self, record: FeedRecord, state: FeedState, exc: NewswireError, now: float

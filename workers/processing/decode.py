@@ -40,9 +40,6 @@ Source = Literal["bom", "header", "meta", "detected", "fallback"]
 META_SCAN_BYTES = 64 * 1024
 """How far into the page a meta charset is looked for (the head of real pages can be long)."""
 
-DETECT_SAMPLE_BYTES = 64 * 1024
-"""How much of the body charset_normalizer reads: enough to decide, bounded in time."""
-
 BINARY_SAMPLE_BYTES = 8 * 1024
 MAX_CONTROL_SHARE = 0.01
 """Text in an ASCII-compatible encoding has almost no C0 control bytes (NUL, BEL...);
@@ -120,6 +117,7 @@ _META_CHARSET = re.compile(
 )
 # C0 controls but tab, newlines, form feed and escape (ISO-2022-JP uses it).
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_NOT_TEXT = re.compile(rb"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
 _COMMENT = re.compile(rb"<!--.*?-->", re.S)
 _UNDEFINED_CP1252 = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _JUNK_CHARS = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
@@ -255,7 +253,10 @@ def _detect(body: bytes, *, utf8: bool) -> DecodedPage:
 
 
 def _detected_codec(body: bytes) -> str | None:
-    for match in from_bytes(body[:DETECT_SAMPLE_BYTES]):
+    # Detect on the text alone: markup, scripts and styles say nothing of the charset and,
+    # when they fill the head, make charset_normalizer's own sampling miss the text.
+    sample = _NOT_TEXT.sub(b" ", body)
+    for match in from_bytes(sample if sample.strip() else body):
         codec = _SUPERSETS.get(codecs.lookup(match.encoding).name, match.encoding)
         # Markup must survive decoding: this rules out EBCDIC and BOM-less UTF-16 guesses.
         if b"<html>".decode(codec, errors="replace") == "<html>":

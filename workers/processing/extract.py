@@ -153,12 +153,14 @@ def _run_trafilatura(
 
 def _date_params(extensive: bool, today: date) -> dict[str, Any]:
     # Built per call: a fixed latest date would reject news once the worker has run a day.
-    # One day of slack, for pages from time zones ahead of the worker's.
+    # One day of slack, for pages from time zones ahead of the worker's. A date in the URL
+    # is only a fallback: the page's own metadata also gives the time and zone.
     return {
         "original_date": True,
         "extensive_search": extensive,
         "max_date": (today + timedelta(days=1)).isoformat(),
         "outputformat": DATE_FORMAT,
+        "deferred_url_extractor": True,
     }
 
 

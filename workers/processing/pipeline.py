@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import UTC, datetime
 
 from schemas import Document, Extraction, FeedEntry
+from workers.dedup.seen import content_hash
 from workers.enrichment import Enricher
 from workers.fetching.rawstore import RawPage
 from workers.processing.decode import decode_page
 from workers.processing.extract import EXTRACTOR_NAME, extract_article
-
-
-def content_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Document:

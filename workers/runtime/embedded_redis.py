@@ -96,7 +96,7 @@ class EmbeddedRedis:
             "starting embedded redis-server on 127.0.0.1:%d, data in %s", self.port, self.data_dir
         )
         self._process = subprocess.Popen(
-            self.command_line(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self.command_line(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._wait_until_ready()
         self.port_file.write_text(str(self.port))

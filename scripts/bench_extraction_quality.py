@@ -1,0 +1,122 @@
+"""Score candidate trafilatura configurations on real pages with ground truth.
+
+For each configuration of workers.processing.extract.CANDIDATES, every page is
+decoded (decode_page, from the raw bytes) and extracted (extract_article), then
+scored on two corpora (see workers/processing/quality.py for the measures):
+
+- article-extraction-benchmark: mean precision, recall and F1 of 4-token shingle
+  overlap with the expected article body (plus bag-of-words F1);
+- trafilatura-eval: share of `with` / `without` string checks met.
+
+Prints quality next to milliseconds per page (decode + extraction, one process).
+
+    PYTHONPATH=. python scripts/bench_extraction_quality.py [--limit N] [--config NAME ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from workers.processing.extract import CANDIDATES, EXTRACTOR_CONFIG, EXTRACTOR_NAME
+from workers.processing.quality import (
+    BenchmarkRun,
+    EvalRun,
+    benchmark_cases,
+    eval_cases,
+    every_nth,
+    score_benchmark,
+    score_eval,
+)
+from workers.settings import get_settings
+
+HEADER = (
+    f"{'config':<18} {'P':>6} {'R':>6} {'F1':>6} {'F1 bow':>6} {'fail':>4} {'ms/p':>6}"
+    f"   {'checks':>6} {'with':>6} {'w/out':>6} {'fail':>4} {'ms/p':>6}"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--limit", type=int, help="score about N pages of each corpus, spread evenly (default: all)"
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        choices=sorted(CANDIDATES),
+        help="configuration to score; repeat for several (default: every candidate)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "extractor": EXTRACTOR_NAME,
+    }
+
+
+def row(name: str, bench: BenchmarkRun, evald: EvalRun) -> str:
+    chosen = "*" if CANDIDATES[name] == EXTRACTOR_CONFIG else " "
+    s = bench.shingle
+    return (
+        f"{name + chosen:<18} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
+        f"{bench.bag_of_words.f1:6.3f} {bench.failed:4d} {bench.ms_per_page:6.1f}"
+        f"   {evald.checks.share:6.3f} {evald.checks.with_share:6.3f} "
+        f"{evald.checks.without_share:6.3f} {evald.failed:4d} {evald.ms_per_page:6.1f}"
+    )
+
+
+def as_json(name: str, bench: BenchmarkRun, evald: EvalRun) -> dict[str, Any]:
+    return {
+        "config": asdict(CANDIDATES[name]),
+        "chosen": CANDIDATES[name] == EXTRACTOR_CONFIG,
+        "article_extraction_benchmark": asdict(bench),
+        "trafilatura_eval": {
+            **asdict(evald),
+            "share": evald.checks.share,
+            "with_share": evald.checks.with_share,
+            "without_share": evald.checks.without_share,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    corpus = get_settings().corpus_dir
+    if not (corpus / "html").is_dir():
+        print(f"corpus not found at {corpus} (set NEWSWIRE_CORPUS)", file=sys.stderr)
+        return 2
+    bench_cases = every_nth(benchmark_cases(corpus), args.limit)
+    evald_cases = every_nth(eval_cases(corpus), args.limit)
+    names = args.config or list(CANDIDATES)
+    if not args.json:
+        print(f"{machine()}  pages: {len(bench_cases)} benchmark, {len(evald_cases)} eval")
+        print(f"{'':<52}article-extraction-benchmark | trafilatura-eval")
+        print(HEADER)
+    results = []
+    for name in names:
+        bench = score_benchmark(bench_cases, CANDIDATES[name])
+        evald = score_eval(evald_cases, CANDIDATES[name])
+        if args.json:
+            results.append(as_json(name, bench, evald))
+        else:
+            print(row(name, bench, evald), flush=True)
+    if args.json:
+        print(json.dumps({"machine": machine(), "results": results}, indent=2))
+    else:
+        print("* = EXTRACTOR_CONFIG (the pipeline's configuration)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

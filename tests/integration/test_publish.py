@@ -1,0 +1,106 @@
+"""Idempotent publication and dead-lettering, on a real Redis."""
+
+from datetime import UTC, datetime
+
+import redis
+
+from schemas import (
+    Document,
+    Extraction,
+    FeedRef,
+    LanguageInfo,
+    TopicMatch,
+)
+from workers.dedup.seen import SeenStore, content_hash
+from workers.errors import HttpStatusError
+from workers.keys import Keys
+from workers.publishing.deadletter import DeadLetterSink, dead_letter_for
+from workers.publishing.streams import StreamPublisher
+
+DOC_ID = "0123456789abcdef0123456789abcdef"
+
+
+def document(text: str = "Some article text.", topics: tuple[str, ...] = ("sanctions",)) -> Document:
+    now = datetime.now(UTC)
+    return Document(
+        id=DOC_ID,
+        url="https://example.org/a",
+        canonical_url="https://example.org/a",
+        feed=FeedRef(id="f", url="https://example.org/feed"),
+        text=text,
+        fetched_at=now,
+        processed_at=now,
+        language=LanguageInfo(code="en", confidence=0.99, source="text"),
+        topics=[TopicMatch(id=t, score=2.0) for t in topics],
+        taxonomy_version="test",
+        content_hash=content_hash(text),
+        extraction=Extraction(
+            source="article_page", extractor="trafilatura", extract_ms=1.0, enrich_ms=0.1
+        ),
+    )
+
+
+def test_publishing_twice_adds_one_entry_per_stream(redis_client: redis.Redis, keys: Keys) -> None:
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    redis_client.set(keys.inflight(DOC_ID), "1")
+    first = publisher.publish(document())
+    second = publisher.publish(document())
+    assert (first.status, second.status) == ("published", "duplicate")
+    assert redis_client.xlen(keys.documents_stream) == 1
+    assert redis_client.xlen(keys.topic_stream("sanctions")) == 1
+    assert not redis_client.exists(keys.inflight(DOC_ID))
+    [(_, fields)] = redis_client.xrange(keys.documents_stream)
+    assert Document.model_validate_json(fields[b"doc"]) == first.document
+    assert fields[b"id"].decode() == DOC_ID
+
+
+def test_changed_content_is_a_new_revision(redis_client: redis.Redis, keys: Keys) -> None:
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    publisher.publish(document("First version."))
+    updated = publisher.publish(document("Corrected version.", topics=()))
+    assert updated.status == "published"
+    assert updated.document.revision == 2
+    assert updated.document.previous_content_hash == content_hash("First version.")[7:23]
+    assert redis_client.xlen(keys.documents_stream) == 2
+    assert redis_client.xlen(keys.topic_stream("sanctions")) == 1
+
+
+def test_dead_letter_marks_seen_unless_published(redis_client: redis.Redis, keys: Keys) -> None:
+    sink = DeadLetterSink(redis_client, keys, maxlen=1000)
+    seen = SeenStore(redis_client, keys)
+    redis_client.set(keys.inflight(DOC_ID), "1")
+    error = HttpStatusError("https://example.org/a: HTTP 404", status=404)
+    record = dead_letter_for(
+        error, stage="fetch", task_name="t", task_args={"x": 1}, attempts=1, doc_id=DOC_ID
+    )
+    sink.record(record)
+    assert seen.get(DOC_ID) is not None
+    assert seen.get(DOC_ID).status == "deadlettered"  # type: ignore[union-attr]
+    assert seen.unseen([DOC_ID]) == []
+    assert not redis_client.exists(keys.inflight(DOC_ID))
+    [(_, latest)] = sink.latest()
+    assert (latest.reason, latest.error_class, latest.permanent) == (
+        "http_404",
+        "HttpStatusError",
+        True,
+    )
+    # A later publication of the same id (a replay) still goes through, once.
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    assert publisher.publish(document()).status == "published"
+    sink.record(record)
+    assert seen.get(DOC_ID).status == "published"  # type: ignore[union-attr]
+
+
+def test_streams_are_capped(redis_client: redis.Redis, keys: Keys) -> None:
+    publisher = StreamPublisher(redis_client, keys, maxlen=100)
+    for i in range(1000):
+        doc = document(f"text {i}").model_copy(update={"id": f"{i:032x}"})
+        publisher.publish(doc)
+    # Approximate trimming: bounded, a little above the cap.
+    assert 100 <= redis_client.xlen(keys.documents_stream) < 300
+
+
+def test_inflight_claims_are_exclusive(redis_client: redis.Redis, keys: Keys) -> None:
+    seen = SeenStore(redis_client, keys)
+    assert seen.claim_inflight(["a" * 32, "b" * 32], 60) == ["a" * 32, "b" * 32]
+    assert seen.claim_inflight(["a" * 32, "c" * 32], 60) == ["c" * 32]

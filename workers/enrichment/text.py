@@ -1,0 +1,180 @@
+"""Text primitives shared by the matchers: folding, tokens with offsets, sentences, scripts.
+
+Everything here is written for throughput: the per-document work is a handful of
+C-level passes (one ``re.split``, one ``accumulate``) and the per-word work
+(folding, variants) is done once per distinct surface form and memoised by the
+callers.
+
+Folding (``fold``) is what makes "Séoul", "SEOUL" and "seoul" one key: casefold,
+Latin/Greek/Cyrillic accents and Arabic diacritics removed, Arabic letter
+variants unified, Turkish dotless i merged with i. It keeps Hangul and kana
+intact (NFKD followed by NFKC), so CJK text folds to itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+# Combining marks that are accents or vowel signs, dropped by folding. U+3099/309A
+# (kana voicing marks) are deliberately absent: dropping them would turn ガ into カ.
+_DROP_MARKS = frozenset(
+    [*range(0x0300, 0x0370), *range(0x0483, 0x048A), *range(0x064B, 0x0660), 0x0670, 0x0640]
+)
+_ARABIC_LETTERS = str.maketrans({"ى": "ي", "ة": "ه", "ı": "i", "ٱ": "ا"})
+
+# A word: letters/digits plus the combining marks that belong inside words (accents
+# written decomposed, Arabic harakat, Cyrillic titlo). Apostrophes and hyphens split
+# words on purpose: "d'armes" -> d + armes, "Rusya'nın" -> Rusya + nın.
+WORD_PATTERN = r"[\w\u0300-\u036F\u0483-\u0489\u064B-\u065F\u0670\u3099\u309A]+"
+_SPLIT = re.compile(f"({WORD_PATTERN})")
+WORD_RE = re.compile(WORD_PATTERN)
+
+# Han ideographs, kana and the prolonged sound mark: scripts written without spaces.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u30fc"
+_CJK_RE = re.compile(f"[{CJK_CLASS}]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile("[\u3040-\u30ff]")
+_HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+
+# Candidate sentence ends: Latin/Cyrillic/Arabic punctuation followed by space,
+# CJK full stops (no space needed), or a line break.
+_SENTENCE_END = re.compile(
+    r"[.!?…؟]+[\"'”’»)\]]*\s+|[。！？]+[”’」』）)]*\s*|\s*\n\s*",
+)
+MAX_SENTENCE_CHARS = 400  # evidence sentences longer than this are cut around the match
+
+
+def fold(word: str) -> str:
+    """Matching key of a word: lower case, no accents, unified letter variants."""
+    if word.isascii():
+        return word.lower()
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    kept = "".join(ch for ch in decomposed if ord(ch) not in _DROP_MARKS)
+    return unicodedata.normalize("NFKC", kept).translate(_ARABIC_LETTERS)
+
+
+def has_cjk(text: str) -> bool:
+    """True if `text` contains Han ideographs or kana (scripts without spaces)."""
+    return _CJK_RE.search(text) is not None
+
+
+def is_cjk_term(term: str) -> bool:
+    """True if every word character of `term` is Han or kana."""
+    letters = [ch for ch in term if not ch.isspace()]
+    return bool(letters) and all(_CJK_RE.match(ch) for ch in letters)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The words of a text with their character offsets."""
+
+    words: list[str]
+    starts: list[int]
+    ends: list[int]
+
+    def index_at(self, offset: int) -> int:
+        """Index of the word that starts at or before `offset` (0 if none)."""
+        return max(bisect_right(self.starts, offset) - 1, 0)
+
+
+def tokenize(text: str) -> Tokens:
+    """Split `text` into words, keeping their offsets (two C-level passes)."""
+    parts = _SPLIT.split(text)  # [gap, word, gap, word, ..., gap]
+    bounds = list(accumulate(map(len, parts)))
+    return Tokens(words=parts[1::2], starts=bounds[0::2][: len(parts) // 2], ends=bounds[1::2])
+
+
+def words_of(term: str) -> list[str]:
+    """The words of a taxonomy or gazetteer term, as the tokenizer would cut them."""
+    return WORD_RE.findall(term)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentences:
+    """Sentence boundaries of a text: sentence i spans [starts[i], ends[i])."""
+
+    starts: list[int]
+    ends: list[int]
+
+    def index_of(self, offset: int) -> int:
+        return max(bisect_right(self.starts, offset) - 1, 0)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def split_sentences(text: str) -> Sentences:
+    """Sentence spans, trimmed of surrounding space.
+
+    A full stop followed by a lower-case letter is not a sentence end: that keeps
+    "U.S. officials" and "M. le ministre"-style abbreviations in one sentence.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    begin = 0
+    length = len(text)
+    for match in _SENTENCE_END.finditer(text):
+        cut = match.end()
+        if cut < length and text[cut].islower() and "\n" not in match.group():
+            continue
+        _add_span(text, begin, cut, starts, ends)
+        begin = cut
+    _add_span(text, begin, length, starts, ends)
+    if not starts:
+        starts, ends = [0], [length]
+    return Sentences(starts, ends)
+
+
+def _add_span(text: str, begin: int, end: int, starts: list[int], ends: list[int]) -> None:
+    while begin < end and text[begin].isspace():
+        begin += 1
+    while end > begin and text[end - 1].isspace():
+        end -= 1
+    if end > begin:
+        starts.append(begin)
+        ends.append(end)
+
+
+def sentence_snippet(text: str, sentences: Sentences, start: int, end: int) -> str:
+    """The sentence around text[start:end], cut to MAX_SENTENCE_CHARS around the match.
+
+    Always an exact substring of `text` that contains the match.
+    """
+    i = sentences.index_of(start)
+    lo, hi = sentences.starts[i], max(sentences.ends[i], end)
+    lo = min(lo, start)
+    if hi - lo > MAX_SENTENCE_CHARS:
+        half = (MAX_SENTENCE_CHARS - (end - start)) // 2
+        lo = max(lo, start - max(half, 0))
+        hi = min(hi, max(end + max(half, 0), lo + MAX_SENTENCE_CHARS))
+    return text[lo:hi]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCounts:
+    """How many characters of each script family a sample holds."""
+
+    han: int
+    kana: int
+    hangul: int
+    letters: int
+
+
+def count_scripts(sample: str) -> ScriptCounts:
+    """Counts used to tell Chinese, Japanese and Korean apart by script."""
+    return ScriptCounts(
+        han=len(_HAN.findall(sample)),
+        kana=len(_KANA.findall(sample)),
+        hangul=len(_HANGUL.findall(sample)),
+        letters=sum(1 for ch in sample if ch.isalpha()),
+    )
+
+
+def cjk_positions(text: str, first_chars: re.Pattern[str]) -> Sequence[int]:
+    """Offsets in `text` where a CJK term may start (its first character is there)."""
+    return [m.start() for m in first_chars.finditer(text)]
