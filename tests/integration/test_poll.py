@@ -17,7 +17,9 @@ from workers.settings import Settings
 
 def rss(*links: str) -> str:
     items = "".join(f"<item><title>{link}</title><link>{link}</link></item>" for link in links)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    )
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ from workers.publishing.streams import StreamPublisher
 DOC_ID = "0123456789abcdef0123456789abcdef"
 
 
-def document(text: str = "Some article text.", topics: tuple[str, ...] = ("sanctions",)) -> Document:
+def document(
+    text: str = "Some article text.", topics: tuple[str, ...] = ("sanctions",)
+) -> Document:
     now = datetime.now(UTC)
     return Document(
         id=DOC_ID,

@@ -12,7 +12,9 @@ def test_tracking_parameters_and_fragments_do_not_change_identity() -> None:
 
 
 def test_meaningful_query_parameters_are_kept() -> None:
-    assert canonical_url("https://example.com/a?id=3") != canonical_url("https://example.com/a?id=4")
+    assert canonical_url("https://example.com/a?id=3") != canonical_url(
+        "https://example.com/a?id=4"
+    )
 
 
 def test_document_id_is_32_hex() -> None:

@@ -24,7 +24,9 @@ RUSSIAN = (
 
 
 def page(body: str, head: str = "") -> str:
-    return f"<!DOCTYPE html><html><head>{head}<title>t</title></head><body><p>{body}</p></body></html>"
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>t</title></head><body><p>{body}</p></body></html>"
+    )
 
 
 def assert_decoded(got: DecodedPage, text: str, charset: str, source: str) -> None:

@@ -36,9 +36,7 @@ feeds:
 
 
 def test_invalid_entry_names_file_and_entry(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "bad.yaml", "feeds:\n  - id: ok\n    title: T\n    url: ftp://x.org/f\n"
-    )
+    path = write(tmp_path, "bad.yaml", "feeds:\n  - id: ok\n    title: T\n    url: ftp://x.org/f\n")
     with pytest.raises(ConfigurationError, match=r"bad\.yaml: feed #1 \(ok\)"):
         load_feed_file(path)
 
