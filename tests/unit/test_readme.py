@@ -9,7 +9,9 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 
 
 def test_configuration_table_is_current() -> None:
-    assert table() in README, "README configuration table is stale: python scripts/settings_table.py"
+    assert table() in README, (
+        "README configuration table is stale: python scripts/settings_table.py"
+    )
 
 
 def test_every_command_is_documented() -> None:

@@ -1,0 +1,412 @@
+"""The topic taxonomy: YAML files in ``seeds/taxonomy/`` that an analyst edits.
+
+``taxonomy.yaml`` holds the ``version`` (stamped on every document) and every
+other ``*.yaml`` file of the folder is one topic, named after its ``id``::
+
+    id: sanctions
+    description: Economic, financial, trade and diplomatic sanctions ...
+    threshold: 4            # a topic is tagged when its score reaches this ...
+    concepts:               # ... and one `require` rule holds somewhere
+      measure: {weight: 2, description: sanctions, embargoes, asset freezes}
+      action: {weight: 1}
+    require:
+      - all: [measure, [entity:country, entity:organisation]]   # [a, b] inside = a or b
+        within: sentence    # or a number of words: within: 8
+        weight: 3
+    languages:
+      en:
+        terms:
+          measure: [sanction, embargo, asset freeze, =export controls, blacklist*]
+          action: [impose, lift, extend, evade]
+        exclude:
+          sentence: [UEFA, FIFA, referee, player]   # a sentence holding one counts for nothing
+          phrase: [press embargo, news embargo]     # false friends: never count as terms
+
+Terms, after folding (case and accents ignored):
+- ``sanction``: the word and all its inflected forms (simplemma lemma forms; see forms.py);
+- ``=sanctions``: exactly this form;
+- ``munition*``: any word starting with "munition" (stems; the only tool for
+  languages simplemma does not know and the best one for Turkish and Polish);
+- several words: consecutive words, each handled as above ("vente d'arme");
+- a term written all in capitals (``UEFA``) matches only capitals;
+- Chinese and Japanese terms are found anywhere in the text (no spaces there).
+
+Built-in concepts usable in ``require``: ``entity:country``, ``entity:person``,
+``entity:organisation`` (any mention the gazetteer recognises in that sentence).
+
+Scoring, per document (see topics.py): every concept hit outside excluded
+sentences adds the concept's weight (at most ``max_hits`` hits per concept),
+every sentence or window where a rule holds adds the rule's weight. The topic is
+tagged when at least one rule holds (if it has rules) and the score reaches the
+threshold. Hits in the title add their concept weight once each, as a bonus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workers.enrichment import forms as forms_module
+from workers.enrichment.lexicon import Case, Entry, Tag, WordPattern, case_of
+from workers.enrichment.seedfile import Node, display_name, load
+from workers.enrichment.text import fold, has_cjk, is_cjk_term, words_of
+from workers.errors import ConfigurationError
+
+TAXONOMY_DIRNAME = "taxonomy"
+INDEX_FILE = "taxonomy.yaml"
+ENTITY_CONCEPTS = ("entity:country", "entity:person", "entity:organisation")
+SENTENCE = None  # Rule.within for "same sentence"
+MAX_WINDOW = 100
+DEFAULT_MAX_HITS = 5
+DEFAULT_MAX_EVIDENCE = 12
+
+# Languages a topic may list: the language detector's set (language.py).
+KNOWN_LANGUAGES = frozenset(
+    "en fr de es it pt ru uk ar zh ja ko pl tr nl ca gl ro sv da no fi cs sk sl hr sr bg "
+    "el hu lt lv et he fa ur hi id ms vi th be mk sq".split()
+)
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_TERM_WORD = re.compile(r"(\w[\w\u0300-\u036F\u064B-\u065F\u0670]*)(\*?)")
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+@dataclass(frozen=True)
+class TermWord:
+    key: str  # folded
+    stem: bool
+
+
+@dataclass(frozen=True)
+class Term:
+    """A term as written by the analyst, parsed."""
+
+    written: str
+    words: tuple[TermWord, ...]
+    exact: bool  # "=" prefix: no lemma forms
+    cjk: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class Concept:
+    name: str
+    weight: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Concepts that must co-occur; each group is a set of alternatives."""
+
+    groups: tuple[tuple[str, ...], ...]
+    within: int | None  # None: same sentence; else at most this many words apart
+    weight: float
+    line: int
+
+    @property
+    def concepts(self) -> set[str]:
+        return {name for group in self.groups for name in group}
+
+
+@dataclass(frozen=True)
+class LanguageTerms:
+    lang: str
+    concepts: dict[str, tuple[Term, ...]]
+    veto: tuple[Term, ...] = ()  # exclude.sentence
+    mask: tuple[Term, ...] = ()  # exclude.phrase
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    description: str
+    threshold: float
+    concepts: dict[str, Concept]
+    rules: tuple[Rule, ...]
+    languages: dict[str, LanguageTerms]
+    max_hits: int = DEFAULT_MAX_HITS
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: str
+    topics: tuple[Topic, ...]
+    max_evidence: int = DEFAULT_MAX_EVIDENCE
+    forms: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> set[str]:
+        return {lang for topic in self.topics for lang in topic.languages}
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def load_taxonomy(seeds_dir: Path, *, expand_forms: bool = True) -> Taxonomy:
+    """Read and validate ``seeds_dir/taxonomy``. Raises ConfigurationError."""
+    directory = seeds_dir / TAXONOMY_DIRNAME
+    index_path = directory / INDEX_FILE
+    if not index_path.is_file():
+        raise ConfigurationError(f"{display_name(index_path, seeds_dir)}: file not found")
+    version, max_evidence = _read_index(load(index_path, display_name(index_path, seeds_dir)))
+    topics = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name != INDEX_FILE:
+            topics.append(_read_topic(path, display_name(path, seeds_dir)))
+    if not topics:
+        raise ConfigurationError(f"{display_name(directory, seeds_dir)}: no topic file (*.yaml)")
+    taxonomy = Taxonomy(version=version, topics=tuple(topics), max_evidence=max_evidence)
+    if not expand_forms:
+        return taxonomy
+    expanded = {
+        lang: forms_module.expand(directory, lang, lemmas)
+        for lang, lemmas in lemmas_by_language(taxonomy).items()
+    }
+    return Taxonomy(version, taxonomy.topics, max_evidence, expanded)
+
+
+def _read_index(root: Node) -> tuple[str, int]:
+    fields = root.mapping("a mapping with `version`")
+    if "version" not in fields:
+        raise root.error("missing `version` (for example version: '2025.1')")
+    version = fields["version"].text("a version string")
+    max_evidence = DEFAULT_MAX_EVIDENCE
+    if "max_evidence" in fields:
+        max_evidence = _positive_int(fields["max_evidence"], "max_evidence")
+    unknown = set(fields) - {"version", "max_evidence"}
+    if unknown:
+        raise fields[sorted(unknown)[0]].error(f"unknown key {sorted(unknown)[0]!r}")
+    return version, max_evidence
+
+
+def _read_topic(path: Path, display: str) -> Topic:
+    root = load(path, display).with_topic(path.stem)
+    fields = root.mapping("a topic mapping (id, description, threshold, concepts, ...)")
+    allowed = {"id", "description", "threshold", "concepts", "require", "languages", "max_hits"}
+    for key, node in fields.items():
+        if key not in allowed:
+            raise node.error(f"unknown key {key!r} (expected one of {', '.join(sorted(allowed))})")
+    for key in ("id", "threshold", "concepts", "languages"):
+        if key not in fields:
+            raise root.error(f"missing `{key}`")
+    topic_id = fields["id"].text("a topic id")
+    if not _ID.match(topic_id) or topic_id != path.stem:
+        raise fields["id"].error(
+            f"topic id {topic_id!r} must be lower_snake_case and match the file name "
+            f"({path.stem!r})"
+        )
+    threshold = fields["threshold"].number("a positive threshold")
+    if threshold <= 0:
+        raise fields["threshold"].error("threshold must be positive")
+    concepts = _read_concepts(fields["concepts"])
+    rules = (
+        tuple(_read_rule(n, concepts) for n in fields["require"].sequence("a list of rules"))
+        if ("require" in fields and not fields["require"].is_null())
+        else ()
+    )
+    languages = _read_languages(fields["languages"], concepts, rules)
+    max_hits = (
+        _positive_int(fields["max_hits"], "max_hits") if "max_hits" in fields else DEFAULT_MAX_HITS
+    )
+    description = fields["description"].text() if "description" in fields else ""
+    return Topic(topic_id, description, threshold, concepts, rules, languages, max_hits, display)
+
+
+def _positive_int(node: Node, name: str) -> int:
+    value = node.number(f"a positive whole number for {name}")
+    if value < 1 or value != int(value):
+        raise node.error(f"{name} must be a positive whole number")
+    return int(value)
+
+
+def _read_concepts(node: Node) -> dict[str, Concept]:
+    concepts: dict[str, Concept] = {}
+    for name, spec in node.mapping("a mapping of concept names").items():
+        if not _ID.match(name):
+            raise spec.error(f"concept name {name!r} must be lower_snake_case")
+        fields = spec.mapping(f"concept {name!r}: a mapping with `weight`")
+        if "weight" not in fields:
+            raise spec.error(f"concept {name!r}: missing `weight`")
+        weight = fields["weight"].number(f"concept {name!r}: a weight")
+        if weight < 0:
+            raise fields["weight"].error(f"concept {name!r}: weight must not be negative")
+        for key, value in fields.items():
+            if key not in ("weight", "description"):
+                raise value.error(f"concept {name!r}: unknown key {key!r}")
+        description = fields["description"].text() if "description" in fields else ""
+        concepts[name] = Concept(name, weight, description)
+    if not concepts:
+        raise node.error("a topic needs at least one concept")
+    return concepts
+
+
+def _read_rule(node: Node, concepts: dict[str, Concept]) -> Rule:
+    fields = node.mapping("a rule mapping (all, within, weight)")
+    for key, value in fields.items():
+        if key not in ("all", "within", "weight"):
+            raise value.error(f"unknown rule key {key!r} (expected all, within, weight)")
+    if "all" not in fields:
+        raise node.error("rule without `all:` (the concepts that must co-occur)")
+    groups = []
+    for item in fields["all"].sequence("a list of concepts"):
+        names = (
+            [n for n, _ in item.texts("a list of alternative concepts")]
+            if item.is_sequence()
+            else [item.text("a concept name")]
+        )
+        for name in names:
+            if name not in concepts and name not in ENTITY_CONCEPTS:
+                raise item.error(
+                    f"unknown concept {name!r} in rule (declared: {', '.join(sorted(concepts))}; "
+                    f"built-in: {', '.join(ENTITY_CONCEPTS)})"
+                )
+        groups.append(tuple(names))
+    if not groups:
+        raise fields["all"].error("a rule needs at least one concept")
+    within: int | None = SENTENCE
+    if "within" in fields:
+        node_w = fields["within"]
+        if not (node_w.node.tag.endswith(":str") and node_w.text() == "sentence"):
+            within = _positive_int(node_w, "within (or the word `sentence`)")
+            if within > MAX_WINDOW:
+                raise node_w.error(f"within must be at most {MAX_WINDOW} words")
+    weight = fields["weight"].number("a rule weight") if "weight" in fields else 1.0
+    if weight < 0:
+        raise fields["weight"].error("rule weight must not be negative")
+    return Rule(tuple(groups), within, weight, node.line)
+
+
+def _read_languages(
+    node: Node, concepts: dict[str, Concept], rules: tuple[Rule, ...]
+) -> dict[str, LanguageTerms]:
+    needed = {name for rule in rules for name in rule.concepts if name in concepts}
+    languages: dict[str, LanguageTerms] = {}
+    for lang, spec in node.mapping("a mapping of language codes").items():
+        if lang not in KNOWN_LANGUAGES:
+            raise spec.error(f"unknown language code {lang!r}")
+        fields = spec.mapping(f"language {lang}: a mapping with `terms`")
+        for key, value in fields.items():
+            if key not in ("terms", "exclude"):
+                raise value.error(f"language {lang}: unknown key {key!r} (expected terms, exclude)")
+        if "terms" not in fields:
+            raise spec.error(f"language {lang}: missing `terms`")
+        by_concept: dict[str, tuple[Term, ...]] = {}
+        for name, terms_node in fields["terms"].mapping(f"language {lang}: concept terms").items():
+            if name not in concepts:
+                raise terms_node.error(f"language {lang}: concept {name!r} is not declared")
+            by_concept[name] = tuple(_read_terms(terms_node, lang, f"concept {name!r}"))
+        missing = sorted(needed - {n for n, t in by_concept.items() if t})
+        if missing:
+            raise fields["terms"].error(
+                f"language {lang}: concept {missing[0]!r} is used by a rule but has no terms"
+            )
+        veto, mask = _read_exclude(fields.get("exclude"), lang)
+        languages[lang] = LanguageTerms(lang, by_concept, veto, mask)
+    if not languages:
+        raise node.error("a topic needs at least one language")
+    return languages
+
+
+def _read_exclude(node: Node | None, lang: str) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+    if node is None or node.is_null():
+        return (), ()
+    fields = node.mapping(f"language {lang}: exclude: a mapping with sentence and/or phrase")
+    for key, value in fields.items():
+        if key not in ("sentence", "phrase"):
+            raise value.error(f"language {lang}: unknown exclude key {key!r} (sentence, phrase)")
+    veto = _read_terms(fields["sentence"], lang, "exclude.sentence") if "sentence" in fields else []
+    mask = _read_terms(fields["phrase"], lang, "exclude.phrase") if "phrase" in fields else []
+    return tuple(veto), tuple(mask)
+
+
+def _read_terms(node: Node, lang: str, where: str) -> list[Term]:
+    return [
+        parse_term(text, item, lang, where)
+        for text, item in node.texts(f"{where}: a list of terms")
+    ]
+
+
+def parse_term(written: str, node: Node, lang: str, where: str) -> Term:
+    """Parse one term; errors name its line."""
+    exact = written.startswith("=")
+    body = written[1:].strip() if exact else written
+    if is_cjk_term(body.replace("*", "")):
+        if "*" in body or exact:
+            raise node.error(
+                f"language {lang}, {where}: {written!r}: Chinese/Japanese terms "
+                "are matched anywhere in the text; drop '*' and '='"
+            )
+        return Term(written, (TermWord(fold(body.replace(" ", "")), False),), True, True, node.line)
+    if has_cjk(body):
+        raise node.error(f"language {lang}, {where}: {written!r} mixes CJK and other scripts")
+    words = []
+    for match in _TERM_WORD.finditer(body):
+        word, star = match.group(1), match.group(2)
+        for piece in words_of(word)[:-1]:  # the tokenizer may cut a word further
+            words.append(TermWord(fold(piece), False))
+        key = fold(words_of(word)[-1])
+        min_stem = 2 if _HANGUL.search(key) else 3
+        if star and len(key) < min_stem:
+            raise node.error(
+                f"language {lang}, {where}: stem {word!r}* is too short "
+                f"(at least {min_stem} letters), it would match too many words"
+            )
+        words.append(TermWord(key, bool(star)))
+    stray = body.replace("*", "")
+    if not words or "**" in body or re.search(r"(^|[^\w])\*", body) or not stray.strip():
+        raise node.error(
+            f"language {lang}, {where}: {written!r} is not a valid term ('*' may only end a word)"
+        )
+    return Term(written, tuple(words), exact, False, node.line)
+
+
+def lemmas_by_language(taxonomy: Taxonomy) -> dict[str, set[str]]:
+    """The folded words whose inflected forms the taxonomy needs, per language."""
+    out: dict[str, set[str]] = {}
+    for topic in taxonomy.topics:
+        for lang, terms in topic.languages.items():
+            bucket = out.setdefault(lang, set())
+            for term in _all_terms(terms):
+                if not term.exact and not term.cjk:
+                    bucket.update(w.key for w in term.words if not w.stem)
+    return out
+
+
+def _all_terms(terms: LanguageTerms) -> list[Term]:
+    out = [t for group in terms.concepts.values() for t in group]
+    return out + list(terms.veto) + list(terms.mask)
+
+
+# -- compiling into matcher entries -------------------------------------------------------
+
+
+def topic_entries(taxonomy: Taxonomy, lang: str) -> list[Entry]:
+    """Matcher entries for every topic's terms in `lang`."""
+    forms = taxonomy.forms.get(lang, {})
+    entries: list[Entry] = []
+    for topic in taxonomy.topics:
+        terms = topic.languages.get(lang)
+        if terms is None:
+            continue
+        for name, group in terms.concepts.items():
+            entries += [_entry(t, Tag(topic.id, "concept", name), forms) for t in group]
+        entries += [_entry(t, Tag(topic.id, "veto", ""), forms) for t in terms.veto]
+        entries += [_entry(t, Tag(topic.id, "mask", ""), forms) for t in terms.mask]
+    return entries
+
+
+def _entry(term: Term, tag: Tag, forms: dict[str, frozenset[str]]) -> Entry:
+    if term.cjk:
+        return Entry((), tag, Case.ANY, literal=term.words[0].key)
+    patterns = []
+    for word in term.words:
+        if word.stem:
+            patterns.append(WordPattern(stem=word.key))
+        elif term.exact:
+            patterns.append(WordPattern(forms=frozenset((word.key,))))
+        else:
+            patterns.append(WordPattern(forms=forms.get(word.key, frozenset((word.key,)))))
+    written = term.written.lstrip("=").replace("*", "")
+    return Entry(tuple(patterns), tag, case_of(written, allow_title=False))

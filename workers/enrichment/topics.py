@@ -1,0 +1,201 @@
+"""Topic decisions from matcher hits: exclusions, co-occurrence rules, scores, evidence.
+
+For each topic of the document's language (see taxonomy.py for the file format):
+
+1. ``exclude.phrase`` hits mask the concept hits they overlap ("arms race" is
+   not a weapon); ``exclude.sentence`` hits veto their whole sentence (a
+   sentence about a referee sanctioning a player counts for nothing);
+2. each ``require`` rule is checked sentence by sentence (or in windows of N
+   words); every place where all its groups are present is an occurrence;
+3. score = rule weight x occurrences + concept weight x hits (capped at
+   ``max_hits`` per concept) + title bonus; the topic is tagged when a rule
+   holds (if the topic has rules) and the score reaches the threshold;
+4. evidence lists the hits that made rules hold first, then the other hits,
+   each with the sentence it sits in (an exact substring of the text).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from schemas.enrichment import Evidence, TopicMatch
+from workers.enrichment.lexicon import Hit
+from workers.enrichment.taxonomy import SENTENCE, Rule, Taxonomy, Topic
+from workers.enrichment.text import Sentences, sentence_snippet
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptHit:
+    """A hit that counts for a concept (or a built-in entity concept)."""
+
+    concept: str
+    start: int
+    end: int
+    pos: int
+    sentence: int
+
+
+class TopicScorer:
+    """Applies every topic of the taxonomy to the hits of one document."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._taxonomy = taxonomy
+        self._topics = {t.id: t for t in taxonomy.topics}
+
+    def score(
+        self,
+        text: str,
+        lang: str | None,
+        hits: Sequence[Hit],
+        entity_hits: Sequence[ConceptHit],
+        sentences: Sentences,
+        title_hits: Sequence[Hit] = (),
+    ) -> list[TopicMatch]:
+        by_topic: dict[str, list[Hit]] = defaultdict(list)
+        for hit in hits:
+            if hit.tag.layer in self._topics:
+                by_topic[hit.tag.layer].append(hit)
+        title_by_topic: dict[str, list[Hit]] = defaultdict(list)
+        for hit in title_hits:
+            title_by_topic[hit.tag.layer].append(hit)
+        matches = []
+        for topic_id, topic_hits in by_topic.items():
+            topic = self._topics[topic_id]
+            if lang not in topic.languages:
+                continue
+            found = self._score_topic(
+                topic, text, topic_hits, entity_hits, sentences, title_by_topic.get(topic_id, [])
+            )
+            if found is not None:
+                matches.append(found)
+        matches.sort(key=lambda m: (-m.score, m.id))
+        return matches
+
+    def _score_topic(
+        self,
+        topic: Topic,
+        text: str,
+        hits: list[Hit],
+        entity_hits: Sequence[ConceptHit],
+        sentences: Sentences,
+        title_hits: list[Hit],
+    ) -> TopicMatch | None:
+        concept_hits = _concept_hits(hits, sentences)
+        if not concept_hits:
+            return None
+        score = 0.0
+        counts: dict[str, int] = defaultdict(int)
+        for hit in concept_hits:
+            if counts[hit.concept] < topic.max_hits:
+                counts[hit.concept] += 1
+                score += topic.concepts[hit.concept].weight
+        vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
+        usable_entities = [h for h in entity_hits if h.sentence not in vetoed]
+        supporting: list[ConceptHit] = []
+        held = 0
+        for rule in topic.rules:
+            for occurrence in _occurrences(rule, concept_hits + usable_entities):
+                held += 1
+                score += rule.weight
+                supporting.extend(occurrence)
+        if topic.rules and not held:
+            return None
+        score += _title_bonus(topic, title_hits)
+        if score < topic.threshold:
+            return None
+        evidence = _evidence(text, sentences, supporting, concept_hits, self._taxonomy.max_evidence)
+        return TopicMatch(id=topic.id, score=round(score, 3), evidence=evidence)
+
+
+def _concept_hits(hits: list[Hit], sentences: Sentences) -> list[ConceptHit]:
+    """Concept hits that survive phrase masks and sentence vetoes, longest per start."""
+    masks = [(h.start, h.end) for h in hits if h.tag.kind == "mask"]
+    vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
+    best: dict[tuple[str, int], Hit] = {}
+    for hit in hits:
+        if hit.tag.kind != "concept":
+            continue
+        if any(s < hit.end and hit.start < e for s, e in masks):
+            continue
+        key = (hit.tag.key, hit.start)
+        if key not in best or best[key].end < hit.end:
+            best[key] = hit
+    out = []
+    for hit in sorted(best.values(), key=lambda h: (h.start, -h.end)):
+        sentence = sentences.index_of(hit.start)
+        if sentence not in vetoed:
+            out.append(ConceptHit(hit.tag.key, hit.start, hit.end, hit.pos, sentence))
+    return out
+
+
+def _occurrences(rule: Rule, hits: list[ConceptHit]) -> Iterable[list[ConceptHit]]:
+    """Each place (sentence or window) where every group of the rule has a hit."""
+    relevant = [h for h in hits if h.concept in rule.concepts]
+    if rule.within is SENTENCE:
+        by_sentence: dict[int, list[ConceptHit]] = defaultdict(list)
+        for hit in relevant:
+            by_sentence[hit.sentence].append(hit)
+        for sentence in sorted(by_sentence):
+            chosen = _cover(rule, by_sentence[sentence])
+            if chosen is not None:
+                yield chosen
+        return
+    relevant.sort(key=lambda h: h.pos)
+    last_end = -1
+    for i, anchor in enumerate(relevant):
+        if anchor.pos <= last_end:
+            continue  # windows do not overlap: one occurrence per stretch of text
+        window = [h for h in relevant[i:] if h.pos - anchor.pos <= rule.within]
+        chosen = _cover(rule, window)
+        if chosen is not None:
+            last_end = max(h.pos for h in chosen)
+            yield chosen
+
+
+def _cover(rule: Rule, hits: list[ConceptHit]) -> list[ConceptHit] | None:
+    """One hit per group of the rule, or None if a group has none."""
+    chosen = []
+    for group in rule.groups:
+        hit = next((h for h in hits if h.concept in group), None)
+        if hit is None:
+            return None
+        chosen.append(hit)
+    return chosen
+
+
+def _title_bonus(topic: Topic, title_hits: list[Hit]) -> float:
+    if any(h.tag.kind == "veto" for h in title_hits):
+        return 0.0
+    seen = {h.tag.key for h in title_hits if h.tag.kind == "concept"}
+    return sum(topic.concepts[name].weight for name in seen)
+
+
+def _evidence(
+    text: str,
+    sentences: Sentences,
+    supporting: list[ConceptHit],
+    others: list[ConceptHit],
+    limit: int,
+) -> list[Evidence]:
+    evidence: list[Evidence] = []
+    seen: set[tuple[str, int]] = set()
+    for hit in [*supporting, *others]:
+        key = (hit.concept, hit.start)
+        if key in seen:
+            continue
+        seen.add(key)
+        evidence.append(
+            Evidence(
+                concept=hit.concept,
+                term=text[hit.start : hit.end],
+                start=hit.start,
+                end=hit.end,
+                sentence=sentence_snippet(text, sentences, hit.start, hit.end),
+            )
+        )
+        if len(evidence) >= limit:
+            break
+    evidence.sort(key=lambda e: e.start)
+    return evidence
