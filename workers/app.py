@@ -29,6 +29,9 @@ def create_app(settings: Settings) -> Celery:
         # At-least-once: ack after the task, requeue if its worker process dies.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # A task that fails outside run_stage's handling (Redis down while recording
+        # the failure) stays unacknowledged and is redelivered, never dropped.
+        task_acks_on_failure_or_timeout=False,
         worker_prefetch_multiplier=1,
         broker_transport_options={
             # Above every task time limit and retry delay (checked by Settings).

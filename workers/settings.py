@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         description="An entry in flight is not enqueued again for this long.",
     )
     max_retries: int = Field(default=5, ge=0, description="Retries of a transient failure.")
+    max_deliveries: int = Field(
+        default=8, ge=1, description="Starts of one stage on one document before it is poison."
+    )
     retry_backoff_seconds: float = Field(default=10.0, ge=0, description="First retry delay.")
     retry_backoff_max_seconds: float = Field(
         default=600.0, ge=0, description="Longest retry delay."
@@ -117,6 +120,8 @@ class Settings(BaseSettings):
                 f"visibility_timeout ({self.visibility_timeout}s) must exceed the longest task "
                 f"time limit or retry delay ({longest:g}s), or tasks would run twice"
             )
+        if self.max_deliveries <= self.max_retries:
+            raise ValueError("max_deliveries must exceed max_retries (each retry is a delivery)")
         if self.process_soft_time_limit >= self.process_time_limit:
             raise ValueError("process_soft_time_limit must be below process_time_limit")
         return self

@@ -4,12 +4,16 @@ Transient errors (and unexpected exceptions, which may be bugs or outages) are
 retried with exponential backoff, honouring Retry-After; permanent errors and
 exhausted retries go to the dead-letter stream. Time limits are never
 swallowed silently: a soft limit dead-letters the work with reason time_limit.
+A document whose stage keeps dying before it can fail properly (a worker
+killed by a poison page, a hard time limit) is counted by delivery and
+dead-lettered with reason poison once it exceeds `max_deliveries`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from celery import Task
@@ -42,30 +46,78 @@ def run_stage(
     url: str | None = None,
 ) -> T | None:
     """Run a stage's work; on failure retry or dead-letter. Returns None when given up."""
+    services = get_services()
+    context = _FailureContext(task, stage, payload, doc_id, feed_id, url)
+    deliveries = _count_delivery(context)
+    if deliveries > services.settings.max_deliveries:
+        # Each earlier delivery died without finishing (killed worker, hard time limit).
+        return context.give_up(
+            PermanentError(
+                f"{stage} of {doc_id} started {deliveries} times without finishing",
+                reason="poison",
+            )
+        )
     try:
-        return work()
+        result = work()
     except PermanentError as exc:
-        failure: BaseException = exc
+        return context.give_up(exc)
     except SoftTimeLimitExceeded as exc:
-        failure = PermanentError(
-            f"{stage} exceeded its soft time limit ({exc!r})", reason="time_limit"
+        return context.give_up(
+            PermanentError(f"{stage} exceeded its soft time limit ({exc!r})", reason="time_limit")
         )
     except Exception as exc:
         _retry_or_give_up(task, exc)
-        failure = exc
+        return context.give_up(exc)
+    context.forget_deliveries()
+    return result
+
+
+@dataclass(frozen=True)
+class _FailureContext:
+    task: Task
+    stage: Stage
+    payload: dict[str, Any]
+    doc_id: str | None
+    feed_id: str | None
+    url: str | None
+
+    @property
+    def delivery_key(self) -> str | None:
+        if self.doc_id is None:
+            return None
+        return get_services().keys.delivery_count(self.doc_id, self.stage)
+
+    def give_up(self, failure: BaseException) -> None:
+        record = dead_letter_for(
+            failure,
+            stage=self.stage,
+            task_name=self.task.name,
+            task_args=self.payload,
+            attempts=self.task.request.retries + 1,
+            doc_id=self.doc_id,
+            feed_id=self.feed_id,
+            url=self.url,
+        )
+        get_services().deadletters.record(record)
+        self.forget_deliveries()
+
+    def forget_deliveries(self) -> None:
+        if self.delivery_key:
+            get_services().redis.delete(self.delivery_key)
+
+
+def _count_delivery(context: _FailureContext) -> int:
+    """How many times this stage has started on this document, this one included."""
+    key = context.delivery_key
+    if key is None:
+        return 1
     services = get_services()
-    record = dead_letter_for(
-        failure,
-        stage=stage,
-        task_name=task.name,
-        task_args=payload,
-        attempts=task.request.retries + 1,
-        doc_id=doc_id,
-        feed_id=feed_id,
-        url=url,
-    )
-    services.deadletters.record(record)
-    return None
+    pipe = services.redis.pipeline(transaction=True)
+    pipe.incr(key)
+    # Long enough to span every redelivery after a visibility timeout.
+    pipe.expire(key, services.settings.visibility_timeout * (services.settings.max_deliveries + 2))
+    count, _ = pipe.execute()
+    return int(count)
 
 
 def _retry_or_give_up(task: Task, exc: Exception) -> None:
