@@ -1,6 +1,7 @@
-"""Print the configuration table of the README from the Settings model.
+"""The configuration table of the README, generated from the Settings model.
 
-    python scripts/settings_table.py
+    python scripts/settings_table.py           # print it
+    python scripts/settings_table.py --write   # replace it in README.md
 
 tests/unit/test_readme.py fails when the README's table is out of date.
 """
@@ -42,5 +43,18 @@ def table() -> str:
     return "\n".join(rows) + "\n"
 
 
+START, END = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
+
+
+def write_readme(readme: Path = ROOT / "README.md") -> None:
+    text = readme.read_text(encoding="utf-8")
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    readme.write_text(before + START + table() + END + after, encoding="utf-8")
+
+
 if __name__ == "__main__":
-    sys.stdout.write(table())
+    if "--write" in sys.argv[1:]:
+        write_readme()
+    else:
+        sys.stdout.write(table())

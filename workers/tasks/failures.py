@@ -51,23 +51,27 @@ def run_stage(
     deliveries = _count_delivery(context)
     if deliveries > services.settings.max_deliveries:
         # Each earlier delivery died without finishing (killed worker, hard time limit).
-        return context.give_up(
+        context.give_up(
             PermanentError(
                 f"{stage} of {doc_id} started {deliveries} times without finishing",
                 reason="poison",
             )
         )
+        return None
     try:
         result = work()
     except PermanentError as exc:
-        return context.give_up(exc)
+        context.give_up(exc)
+        return None
     except SoftTimeLimitExceeded as exc:
-        return context.give_up(
+        context.give_up(
             PermanentError(f"{stage} exceeded its soft time limit ({exc!r})", reason="time_limit")
         )
+        return None
     except Exception as exc:
         _retry_or_give_up(task, exc)
-        return context.give_up(exc)
+        context.give_up(exc)
+        return None
     context.forget_deliveries()
     return result
 
