@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from workers.clients import redis_url
 from workers.settings import Settings, get_settings
@@ -41,7 +41,11 @@ def create_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        task_queues=[Queue(name) for name in sorted(set(TASK_QUEUES.values()))],
+        # One direct exchange per queue: a message routed to one queue reaches no other.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in sorted(set(TASK_QUEUES.values()))
+        ],
         task_default_queue="feeds",
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
         # Hard limits need the prefork pool; the threads pool relies on the HTTP

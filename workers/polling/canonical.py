@@ -8,6 +8,7 @@ or with two different `utm_` tails, is one document.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
 
@@ -19,9 +20,15 @@ def canonical_url(url: str) -> str:
     """The canonical form of an article URL. Raises RefusedURL for non-HTTP links."""
     check_url(url.strip())
     try:
-        return str(normalize_url(url.strip(), strict=True))
+        # Not strict: courlan's strict mode also drops parameters that name the
+        # article itself (?article=5, ?story_id=9) and would merge distinct articles.
+        normalised = str(normalize_url(url.strip(), strict=False))
     except ValueError as exc:
         raise RefusedURL(f"cannot normalise URL {url!r}: {exc}", reason="bad_url") from exc
+    parts = urlsplit(normalised)
+    if parts.fragment.startswith("!"):
+        return normalised  # a "#!" route of a script-driven site names the page itself
+    return urlunsplit(parts._replace(fragment=""))
 
 
 def document_id(canonical: str) -> str:

@@ -82,14 +82,16 @@ class Supervisor:
         self._children: list[ManagedProcess] = []
 
     def start(self, name: str, command: list[str]) -> None:
-        output = None
-        if self._log_dir is not None:
-            self._log_dir.mkdir(parents=True, exist_ok=True)
-            output = (self._log_dir / f"{name}.log").open("ab")
         log.info("starting %s: %s", name, " ".join(command))
-        process = subprocess.Popen(
-            command, env=self._env, stdout=output, stderr=subprocess.STDOUT if output else None
-        )
+        if self._log_dir is None:
+            process = subprocess.Popen(command, env=self._env)
+        else:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            # The child keeps its own descriptor; ours is closed right away.
+            with (self._log_dir / f"{name}.log").open("ab") as output:
+                process = subprocess.Popen(
+                    command, env=self._env, stdout=output, stderr=subprocess.STDOUT
+                )
         self._children.append(ManagedProcess(name, command, process))
 
     def dead(self) -> list[str]:
