@@ -58,16 +58,20 @@ def corpus_pages(corpus: Path, count: int) -> list[bytes]:
 
 
 def _bare_extract(html: str) -> int:
-    text = trafilatura.extract(
+    # The same trafilatura call the pipeline makes, with nothing around it.
+    document = trafilatura.bare_extraction(
         html,
         fast=EXTRACTOR_CONFIG.fast,
         favor_precision=EXTRACTOR_CONFIG.favor_precision,
         favor_recall=EXTRACTOR_CONFIG.favor_recall,
         include_comments=EXTRACTOR_CONFIG.include_comments,
         include_tables=EXTRACTOR_CONFIG.include_tables,
+        include_formatting=False,
+        include_links=False,
+        include_images=False,
         with_metadata=True,
     )
-    return len(text or "")
+    return len(getattr(document, "text", None) or "")
 
 
 def bare_loop(pages: list[str], workers: int) -> float:
@@ -122,7 +126,10 @@ def run_feed(site: DemoServer, name: str, expected: int, supervisor: Supervisor)
     return time.perf_counter() - started
 
 
-def pipeline(pages: list[bytes], runs: int, workers: int, folder: Path) -> list[float]:
+def interleaved_runs(
+    pages: list[bytes], decoded: list[str], runs: int, workers: int, folder: Path
+) -> tuple[list[float], list[float]]:
+    """Bare loop and pipeline taking turns, so that both see the same machine load."""
     write_site(folder / "site", pages, runs)
     supervisor = Supervisor(os.environ, log_dir=folder / "logs")
     settings = get_settings()
@@ -131,17 +138,22 @@ def pipeline(pages: list[bytes], runs: int, workers: int, folder: Path) -> list[
         "worker-process",
         worker_command("process", settings, concurrency=workers, loglevel="WARNING"),
     )
-    rates = []
+    pipeline_rates, bare_rates = [], []
     try:
         with DemoServer(folder / "site") as site:
             run_feed(site, "warmup", WARMUP_PAGES, supervisor)
             for run in range(runs):
+                bare_rates.append(bare_loop(decoded, workers))
                 seconds = run_feed(site, str(run), len(pages), supervisor)
-                rates.append(len(pages) / seconds)
-                print(f"  pipeline run {run + 1}: {len(pages)} pages in {seconds:.1f}s", flush=True)
+                pipeline_rates.append(len(pages) / seconds)
+                print(
+                    f"  run {run + 1}: bare trafilatura {bare_rates[-1]:.2f} docs/s, "
+                    f"pipeline {pipeline_rates[-1]:.2f} docs/s",
+                    flush=True,
+                )
     finally:
         supervisor.stop()
-    return rates
+    return pipeline_rates, bare_rates
 
 
 def main() -> None:
@@ -161,14 +173,12 @@ def main() -> None:
         url = given or cast(EmbeddedRedis, server).start()
         try:
             use_settings(redis_url=url, key_prefix=f"newswire-bench-{int(time.time())}")
-            pipeline_rates = pipeline(raw, args.runs, args.workers, folder)
+            pipeline_rates, bare_rates = interleaved_runs(
+                raw, decoded, args.runs, args.workers, folder
+            )
         finally:
             if server is not None:
                 server.stop()
-    bare_rates = []
-    for run in range(args.runs):
-        bare_rates.append(bare_loop(decoded, args.workers))
-        print(f"  bare loop run {run + 1}: {bare_rates[-1]:.1f} docs/s", flush=True)
 
     result = {
         "pages": args.pages,

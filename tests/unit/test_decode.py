@@ -139,6 +139,11 @@ def test_utf8_page_with_a_few_stray_latin1_bytes_stays_utf8() -> None:
     assert 'alt="K\ufffdchen"' in got.html
 
 
+def test_utf16_header_on_8_bit_bytes_is_not_believed() -> None:
+    got = decode_page(page(FRENCH).encode("utf-8"), "text/html; charset=UTF-16")
+    assert_decoded(got, FRENCH, "utf-8", "detected")
+
+
 def test_meta_declaring_utf16_is_read_as_utf8() -> None:
     body = page(FRENCH, '<meta charset="utf-16">').encode("utf-8")
     assert_decoded(decode_page(body, None), FRENCH, "utf-8", "meta")

@@ -173,7 +173,7 @@ def test_empty_page_is_refused() -> None:
 def test_text_shorter_than_an_article_is_refused() -> None:
     teaser = "Read the full story in our app."
     assert len(teaser) < MIN_TEXT_CHARS
-    page = f"<html><head><title>Teaser</title></head><body><article><p>{teaser}</p></article></body></html>"
+    page = f"<html><body><article><p>{teaser}</p></article></body></html>"
     with pytest.raises(ExtractionError, match="characters of text"):
         extract_article(page, URL)
 

@@ -10,7 +10,7 @@ Reading a simplemma dictionary takes seconds (Polish: about ten) and hundreds of
 megabytes, far too much for every worker start. The expansions therefore live in
 ``seeds/taxonomy/forms/<lang>.json``, regenerated after editing the taxonomy with::
 
-    python -m workers.enrichment.forms
+    python -m workers.enrichment forms
 
 A term missing from the cache still gets its forms, computed at start-up with a
 warning (slow, but never silently wrong); a unit test keeps the committed cache
@@ -19,7 +19,6 @@ complete.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -28,10 +27,11 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import version
 from pathlib import Path
 
-from workers.enrichment.text import fold
+from workers.enrichment.text import WORD_RE, fold
 
 LOG = logging.getLogger(__name__)
 FORMS_DIRNAME = "forms"
+GENERATOR = "python -m workers.enrichment forms"
 
 
 def cache_file(taxonomy_dir: Path, lang: str) -> Path:
@@ -61,10 +61,23 @@ def compute_forms(lang: str, lemmas: Iterable[str]) -> dict[str, list[str]]:
     except ValueError:
         return {lemma: [lemma] for lemma in wanted}
     for form, lemma in dictionary.items():
-        bucket = wanted.get(fold(lemma))
+        key = fold(lemma)
+        bucket = wanted.get(key)
         if bucket is not None:
-            bucket.add(fold(form))
+            folded = fold(form)
+            # forms with an apostrophe or a space ("a's") can never equal one word
+            if _related(lang, folded, key) and WORD_RE.fullmatch(folded):
+                bucket.add(folded)
     return {lemma: sorted(forms) for lemma, forms in wanted.items()}
+
+
+def _related(lang: str, form: str, lemma: str) -> bool:
+    """Filter out simplemma's few mappings between unrelated words (управляемый -> снаряд).
+
+    Real inflections keep the first letter (sold/sell) or contain the lemma's start
+    (geliefert/liefern); Arabic broken plurals (أسلحة/سلاح) do neither, so Arabic is exempt.
+    """
+    return lang == "ar" or form[:1] == lemma[:1] or lemma[:3] in form
 
 
 def expand(taxonomy_dir: Path, lang: str, lemmas: set[str]) -> dict[str, frozenset[str]]:
@@ -74,7 +87,7 @@ def expand(taxonomy_dir: Path, lang: str, lemmas: set[str]) -> dict[str, frozens
     if missing:
         LOG.warning(
             "taxonomy: %d %s term(s) missing from %s (e.g. %r); computing their forms now. "
-            "Run `python -m workers.enrichment.forms` to refresh the cache.",
+            "Run `python -m workers.enrichment forms` to refresh the cache.",
             len(missing),
             lang,
             cache_file(taxonomy_dir, lang),
@@ -85,19 +98,19 @@ def expand(taxonomy_dir: Path, lang: str, lemmas: set[str]) -> dict[str, frozens
 
 
 def write_cache(taxonomy_dir: Path, lang: str, forms: Mapping[str, list[str]]) -> Path:
-    """Write a language's cache atomically, sorted so that diffs stay readable."""
+    """Write a language's cache atomically, one lemma a line, so that diffs stay readable."""
     path = cache_file(taxonomy_dir, lang)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {
-        "generated_by": "python -m workers.enrichment.forms",
-        "simplemma": version("simplemma"),
-        "lang": lang,
-        "forms": {k: forms[k] for k in sorted(forms)},
-    }
+    head = json.dumps({"generated_by": GENERATOR, "simplemma": version("simplemma"), "lang": lang})
+    entries = ",\n".join(
+        f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(forms[k], ensure_ascii=False)}"
+        for k in sorted(forms)
+    )
+    text = f'{head[:-1]}, "forms": {{\n{entries}\n}}}}\n'
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(body, handle, ensure_ascii=False, indent=0, sort_keys=False)
-        handle.write("\n")
+        handle.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
 
@@ -112,19 +125,3 @@ def regenerate(seeds_dir: Path) -> list[Path]:
     for lang, lemmas in sorted(lemmas_by_language(taxonomy).items()):
         written.append(write_cache(taxonomy_dir, lang, compute_forms(lang, lemmas)))
     return written
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seeds", type=Path, default=None, help="seeds folder (default: settings)")
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        from workers.settings import get_settings
-
-        args.seeds = get_settings().seeds_dir
-    for path in regenerate(args.seeds):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

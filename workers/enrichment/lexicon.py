@@ -4,12 +4,12 @@ Topics and entities share it. Each ``Entry`` is a term (one or more word
 patterns, or a CJK literal) with a ``Tag`` that says what a hit means. A
 ``Matcher`` is built once per language at start-up and then:
 
-1. splits the text into words (``text.tokenize``);
-2. maps every word to the entries whose *first* word it can be, through a memo
-   keyed by the surface form, so a word seen before costs one dict lookup done
-   in C (``map(memo.__getitem__, words)``);
-3. checks the remaining words of multi-word entries only where a first word hit;
-4. for Chinese and Japanese, which have no spaces, scans the text for the first
+1. cuts the text at spaces (``str.split``) and maps every piece to the entries
+   its words can start, through memos keyed by the piece and by the word, so a
+   piece seen before costs one dict lookup done in C (``map(memo.__getitem__, ...)``);
+2. checks the following words of multi-word entries only where a first word hit,
+   through a second-word index that discards most candidates at once;
+3. for Chinese and Japanese, which have no spaces, scans the text for the first
    characters of its CJK literals (one character-class regex) and compares the
    literal there.
 
@@ -24,11 +24,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import compress
+from itertools import accumulate, compress
 from typing import NamedTuple
 
 from workers.enrichment.morph import Variants
-from workers.enrichment.text import Tokens, fold
+from workers.enrichment.text import WORD_RE, fold
 
 MEMO_LIMIT = 200_000  # distinct surface forms remembered per language before a reset
 
@@ -63,9 +63,12 @@ class WordPattern:
         for word in variants:
             if word in self.forms:
                 return True
-            if self.stem and word.startswith(self.stem):
-                if self.max_extra < 0 or len(word) - len(self.stem) <= self.max_extra:
-                    return True
+            if (
+                self.stem
+                and word.startswith(self.stem)
+                and (self.max_extra < 0 or len(word) - len(self.stem) <= self.max_extra)
+            ):
+                return True
         return False
 
 
@@ -87,6 +90,10 @@ class Entry:
     tag: Tag
     case: Case = Case.ANY
     literal: str = ""  # non-empty for CJK substring terms
+    extra: int = field(init=False, default=0)  # number of words after the first
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", max(len(self.words) - 1, 0))
 
 
 class Hit(NamedTuple):
@@ -98,6 +105,11 @@ class Hit(NamedTuple):
     tag: Tag
 
 
+# NamedTuple's generated __new__ is Python code; building through tuple.__new__ halves
+# the cost of the thousands of hits a long document produces.
+_new_hit = tuple.__new__
+
+
 def _case_ok(case: Case, surface: str) -> bool:
     if case is Case.ANY:
         return True
@@ -106,17 +118,89 @@ def _case_ok(case: Case, surface: str) -> bool:
     return surface.isupper()
 
 
-class _Memo(dict[str, tuple[Entry, ...]]):
-    """surface form -> entries it can start; computed on first sight."""
+class _WordIndex:
+    """Entries by the pattern of one of their words (exact forms, then stems by length)."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[Entry]] = {}
+        self.prefix: dict[str, list[Entry]] = {}
+        self.lengths: tuple[int, ...] = ()
+
+    def add(self, pattern: WordPattern, entry: Entry) -> None:
+        for form in pattern.forms:
+            self.exact.setdefault(form, []).append(entry)
+        if pattern.stem:
+            self.prefix.setdefault(pattern.stem, []).append(entry)
+
+    def freeze(self) -> None:
+        self.lengths = tuple(sorted({len(s) for s in self.prefix}, reverse=True))
+
+    def lookup(self, variants: tuple[str, ...], position: int) -> dict[int, Entry]:
+        """Entries whose word at `position` (the one indexed) matches one of the variants."""
+        found: dict[int, Entry] = {}
+        for word in variants:
+            for entry in self.exact.get(word, ()):
+                found[id(entry)] = entry
+            for length in self.lengths:
+                if length <= len(word):
+                    for entry in self.prefix.get(word[:length], ()):
+                        if entry.words[position].matches((word,)):
+                            found[id(entry)] = entry
+        return found
+
+
+# What a surface form can start: entries of one word that it completes, and entries of
+# several words whose first word it is. None when it starts nothing (most words).
+Starts = tuple[tuple[Entry, ...], frozenset[Entry]] | None
+
+# A word of a piece of text that starts something: (offset in the piece, end in the
+# piece, one-word entries, longer entries, most extra words, next word in the piece or "")
+PieceStart = tuple[int, int, tuple[Entry, ...], frozenset[Entry], int, str]
+# The words of a piece: (word, offset in the piece, end in the piece)
+PieceWord = tuple[str, int, int]
+
+
+class _Memo(dict[str, Starts]):
+    """surface form -> what it can start; computed on first sight."""
 
     def __init__(self, matcher: Matcher) -> None:
         super().__init__()
         self._matcher = matcher
 
-    def __missing__(self, surface: str) -> tuple[Entry, ...]:
+    def __missing__(self, surface: str) -> Starts:
         if len(self) >= MEMO_LIMIT:
             self.clear()
-        found = self._matcher.first_word_entries(surface)
+        found = self._matcher.starts_of(surface)
+        self[surface] = found
+        return found
+
+
+class _PieceMemo(dict[str, tuple[PieceStart, ...] | None]):
+    """piece of text between two spaces -> its words that start something (None: none)."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        super().__init__()
+        self._matcher = matcher
+
+    def __missing__(self, piece: str) -> tuple[PieceStart, ...] | None:
+        if len(self) >= MEMO_LIMIT:
+            self.clear()
+        found = self._matcher.piece_starts(piece)
+        self[piece] = found
+        return found
+
+
+class _SecondMemo(dict[str, frozenset[Entry]]):
+    """surface form -> entries of several words whose second word it matches."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        super().__init__()
+        self._matcher = matcher
+
+    def __missing__(self, surface: str) -> frozenset[Entry]:
+        if len(self) >= MEMO_LIMIT:
+            self.clear()
+        found = self._matcher.seconds_of(surface)
         self[surface] = found
         return found
 
@@ -128,34 +212,34 @@ class Matcher:
     entries: Sequence[Entry]
     variants: Variants
     cjk_units: bool = False  # positions count characters / 2 (zh, ja) instead of words
-    _exact: dict[str, list[Entry]] = field(default_factory=dict, init=False)
-    _prefix: dict[str, list[Entry]] = field(default_factory=dict, init=False)
-    _prefix_lengths: tuple[int, ...] = field(default=(), init=False)
+    _first: _WordIndex = field(default_factory=_WordIndex, init=False)
+    _second: _WordIndex = field(default_factory=_WordIndex, init=False)
     _cjk: dict[str, list[tuple[str, Entry]]] = field(default_factory=dict, init=False)
     _cjk_first: re.Pattern[str] | None = field(default=None, init=False)
     _memo: _Memo = field(init=False)
+    _pieces: _PieceMemo = field(init=False)
+    _piece_words: dict[str, tuple[PieceWord, ...]] = field(default_factory=dict, init=False)
+    _second_memo: _SecondMemo = field(init=False)
     _variant_memo: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for entry in self.entries:
-            self._index(entry)
-        self._prefix_lengths = tuple(sorted({len(s) for s in self._prefix}, reverse=True))
+            if entry.literal:
+                self._cjk.setdefault(entry.literal[0], []).append((entry.literal, entry))
+                continue
+            self._first.add(entry.words[0], entry)
+            if entry.extra:
+                self._second.add(entry.words[1], entry)
+        self._first.freeze()
+        self._second.freeze()
         for literals in self._cjk.values():
             literals.sort(key=lambda item: len(item[0]), reverse=True)
         if self._cjk:
             chars = "".join(re.escape(ch) for ch in sorted(self._cjk))
             self._cjk_first = re.compile(f"[{chars}]")
         self._memo = _Memo(self)
-
-    def _index(self, entry: Entry) -> None:
-        if entry.literal:
-            self._cjk.setdefault(entry.literal[0], []).append((entry.literal, entry))
-            return
-        first = entry.words[0]
-        for form in first.forms:
-            self._exact.setdefault(form, []).append(entry)
-        if first.stem:
-            self._prefix.setdefault(first.stem, []).append(entry)
+        self._pieces = _PieceMemo(self)
+        self._second_memo = _SecondMemo(self)
 
     def word_variants(self, surface: str) -> tuple[str, ...]:
         found = self._variant_memo.get(surface)
@@ -166,54 +250,126 @@ class Matcher:
             self._variant_memo[surface] = found
         return found
 
-    def first_word_entries(self, surface: str) -> tuple[Entry, ...]:
-        """Entries whose first word pattern (and case rule) this surface form satisfies."""
-        found: dict[int, Entry] = {}
-        for word in self.word_variants(surface):
-            for entry in self._exact.get(word, ()):
-                found[id(entry)] = entry
-            for length in self._prefix_lengths:
-                if length <= len(word):
-                    for entry in self._prefix.get(word[:length], ()):
-                        if entry.words[0].matches((word,)):
-                            found[id(entry)] = entry
-        return tuple(e for e in found.values() if _case_ok(e.case, surface))
+    def starts_of(self, surface: str) -> Starts:
+        """Entries this surface form can start, split into one-word and longer ones."""
+        found = self._first.lookup(self.word_variants(surface), 0)
+        usable = [e for e in found.values() if _case_ok(e.case, surface)]
+        if not usable:
+            return None
+        singles = tuple(e for e in usable if not e.extra)
+        return singles, frozenset(e for e in usable if e.extra)
 
-    def scan(self, text: str, tokens: Tokens) -> list[Hit]:
-        """Every hit of every entry in `text` (overlaps included; callers resolve them)."""
-        words, starts, ends = tokens.words, tokens.starts, tokens.ends
-        candidates = list(map(self._memo.__getitem__, words))
+    def seconds_of(self, surface: str) -> frozenset[Entry]:
+        return frozenset(self._second.lookup(self.word_variants(surface), 1).values())
+
+    def words_of_piece(self, piece: str) -> tuple[PieceWord, ...]:
+        found = self._piece_words.get(piece)
+        if found is None:
+            if len(self._piece_words) >= MEMO_LIMIT:
+                self._piece_words.clear()
+            found = tuple((m.group(), m.start(), m.end()) for m in WORD_RE.finditer(piece))
+            self._piece_words[piece] = found
+        return found
+
+    def piece_starts(self, piece: str) -> tuple[PieceStart, ...] | None:
+        out = []
+        words = self.words_of_piece(piece)
+        for index, (word, start, end) in enumerate(words):
+            starts = self._memo[word]
+            if starts is not None:
+                singles, multis = starts
+                longest = max((e.extra for e in multis), default=0)
+                after = words[index + 1][0] if index + 1 < len(words) else ""
+                out.append((start, end, singles, multis, longest, after))
+        return tuple(out) or None
+
+    def scan(self, text: str) -> list[Hit]:
+        """Every hit of every entry in `text` (overlaps included; callers resolve them).
+
+        The text is cut at spaces (``str.split``, in C) and each distinct piece is
+        analysed once per process: most pieces are one plain word that starts nothing.
+        A hit's ``pos`` is the index of its piece (about one word per piece).
+        """
+        pieces = text.split(" ")
+        found = list(map(self._pieces.__getitem__, pieces))
         hits: list[Hit] = []
-        count = len(words)
-        for i in compress(range(count), candidates):
-            for entry in candidates[i]:
-                last = i + len(entry.words) - 1
-                if last >= count or (last > i and not self._rest_matches(entry, words, i)):
-                    continue
-                pos = starts[i] // 2 if self.cjk_units else i
-                hits.append(Hit(starts[i], ends[last], pos, entry.tag))
+        if any(found):
+            self._scan_pieces(pieces, found, hits)
         if self._cjk_first is not None:
-            hits.extend(self._scan_cjk(text, tokens))
+            hits.extend(self._scan_cjk(text))
         return hits
 
-    def _rest_matches(self, entry: Entry, words: list[str], first: int) -> bool:
+    def _scan_pieces(
+        self, pieces: list[str], found: list[tuple[PieceStart, ...] | None], hits: list[Hit]
+    ) -> None:
+        ends = list(accumulate(map(len, pieces)))  # piece i starts at ends[i] - len + i
+        add = hits.append
+        cjk_units = self.cjk_units
+        seconds = self._second_memo
+        count = len(pieces)
+        for i in compress(range(count), found):
+            base = ends[i] - len(pieces[i]) + i
+            for start, end, singles, multis, longest, after in found[i]:  # type: ignore[union-attr]
+                begin = base + start
+                pos = begin // 2 if cjk_units else i
+                for entry in singles:
+                    add(_new_hit(Hit, (begin, base + end, pos, entry.tag)))
+                if not multis:
+                    continue
+                # Cheap gate first: most candidates die on the second word.
+                second = after or self._first_word_after(pieces, i + 1)
+                if not second:
+                    continue
+                candidates = multis & seconds[second]
+                if not candidates:
+                    continue
+                following = self._following(pieces, ends, i, start, longest)
+                for entry in candidates:
+                    extra = entry.extra
+                    if len(following) >= extra and self._rest_matches(entry, following):
+                        add(_new_hit(Hit, (begin, following[extra - 1][1], pos, entry.tag)))
+
+    def _first_word_after(self, pieces: list[str], index: int) -> str:
+        """The first word of the first piece from `index` on that has one ("" at the end)."""
+        while index < len(pieces):
+            words = self.words_of_piece(pieces[index])
+            if words:
+                return words[0][0]
+            index += 1
+        return ""
+
+    def _following(
+        self, pieces: list[str], ends: list[int], index: int, after: int, count: int
+    ) -> list[tuple[str, int]]:
+        """Up to `count` words after the word at offset `after` of piece `index`:
+        (surface, end offset in the text)."""
+        out: list[tuple[str, int]] = []
+        while index < len(pieces) and len(out) < count:
+            base = ends[index] - len(pieces[index]) + index
+            for word, start, end in self.words_of_piece(pieces[index]):
+                if start > after:
+                    out.append((word, base + end))
+                    if len(out) == count:
+                        break
+            index += 1
+            after = -1
+        return out
+
+    def _rest_matches(self, entry: Entry, following: list[tuple[str, int]]) -> bool:
         upper = entry.case is Case.UPPER
-        for offset, pattern in enumerate(entry.words[1:], start=1):
-            surface = words[first + offset]
+        for pattern, (surface, _) in zip(entry.words[1:], following, strict=False):
             if upper and not surface.isupper():
                 return False
             if not pattern.matches(self.word_variants(surface)):
                 return False
         return True
 
-    def _scan_cjk(self, text: str, tokens: Tokens) -> list[Hit]:
+    def _scan_cjk(self, text: str) -> list[Hit]:
         assert self._cjk_first is not None
         hits: list[Hit] = []
         for match in self._cjk_first.finditer(text):
             start = match.start()
             for literal, entry in self._cjk[text[start]]:
                 if text.startswith(literal, start):
-                    end = start + len(literal)
-                    pos = start // 2 if self.cjk_units else tokens.index_at(start)
-                    hits.append(Hit(start, end, pos, entry.tag))
+                    hits.append(Hit(start, start + len(literal), start // 2, entry.tag))
         return hits

@@ -46,15 +46,17 @@ class Node:
         return Node(node, self.display, self.topic)
 
     # -- structure ---------------------------------------------------------------------
-    def mapping(self, what: str = "a mapping") -> dict[str, Node]:
+    def mapping(self, what: str = "a mapping") -> Fields:
         if not isinstance(self.node, yaml.MappingNode):
             raise self.error(f"expected {what}")
-        out: dict[str, Node] = {}
+        out = Fields()
         for key_node, value_node in self.node.value:
-            key = self._wrap(key_node).text("a key")
+            key_wrapped = self._wrap(key_node)
+            key = key_wrapped.text("a key")
             if key in out:
-                raise self._wrap(key_node).error(f"duplicate key {key!r}")
+                raise key_wrapped.error(f"duplicate key {key!r}")
             out[key] = self._wrap(value_node)
+            out.key_nodes[key] = key_wrapped
         return out
 
     def sequence(self, what: str = "a list") -> list[Node]:
@@ -90,6 +92,25 @@ class Node:
     def texts(self, what: str = "a list of strings") -> list[tuple[str, Node]]:
         """A list of strings, each with its own node (for per-item error lines)."""
         return [(item.text(what), item) for item in self.sequence(what)]
+
+
+class Fields(dict[str, Node]):
+    """A mapping's values by key, remembering the key nodes for errors about a key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_nodes: dict[str, Node] = {}
+
+    def key(self, name: str) -> Node:
+        return self.key_nodes[name]
+
+    def refuse_unknown(self, allowed: set[str], what: str = "") -> None:
+        for name in self:
+            if name not in allowed:
+                prefix = f"{what}: " if what else ""
+                raise self.key(name).error(
+                    f"{prefix}unknown key {name!r} (expected {', '.join(sorted(allowed))})"
+                )
 
 
 def _describe(node: yaml.Node) -> str:

@@ -48,9 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workers.enrichment import forms as forms_module
+from workers.enrichment.language import DETECTOR_LANGUAGES
 from workers.enrichment.lexicon import Case, Entry, Tag, WordPattern, case_of
 from workers.enrichment.seedfile import Node, display_name, load
-from workers.enrichment.text import fold, has_cjk, is_cjk_term, words_of
+from workers.enrichment.text import TERM_WORD_RE, fold, has_cjk, is_cjk_term
 from workers.errors import ConfigurationError
 
 TAXONOMY_DIRNAME = "taxonomy"
@@ -61,13 +62,9 @@ MAX_WINDOW = 100
 DEFAULT_MAX_HITS = 5
 DEFAULT_MAX_EVIDENCE = 12
 
-# Languages a topic may list: the language detector's set (language.py).
-KNOWN_LANGUAGES = frozenset(
-    "en fr de es it pt ru uk ar zh ja ko pl tr nl ca gl ro sv da no fi cs sk sl hr sr bg "
-    "el hu lt lv et he fa ur hi id ms vi th be mk sq".split()
-)
+# Languages a topic may list: those the language detector can return.
+KNOWN_LANGUAGES = frozenset(DETECTOR_LANGUAGES)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_TERM_WORD = re.compile(r"(\w[\w\u0300-\u036F\u064B-\u065F\u0670]*)(\*?)")
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
@@ -103,10 +100,13 @@ class Rule:
     within: int | None  # None: same sentence; else at most this many words apart
     weight: float
     line: int
+    names: frozenset[str] = frozenset()  # every concept the rule mentions
 
-    @property
-    def concepts(self) -> set[str]:
-        return {name for group in self.groups for name in group}
+
+def make_rule(
+    groups: tuple[tuple[str, ...], ...], within: int | None, weight: float, line: int
+) -> Rule:
+    return Rule(groups, within, weight, line, frozenset(n for group in groups for n in group))
 
 
 @dataclass(frozen=True)
@@ -175,19 +175,16 @@ def _read_index(root: Node) -> tuple[str, int]:
     max_evidence = DEFAULT_MAX_EVIDENCE
     if "max_evidence" in fields:
         max_evidence = _positive_int(fields["max_evidence"], "max_evidence")
-    unknown = set(fields) - {"version", "max_evidence"}
-    if unknown:
-        raise fields[sorted(unknown)[0]].error(f"unknown key {sorted(unknown)[0]!r}")
+    fields.refuse_unknown({"version", "max_evidence"})
     return version, max_evidence
 
 
 def _read_topic(path: Path, display: str) -> Topic:
     root = load(path, display).with_topic(path.stem)
     fields = root.mapping("a topic mapping (id, description, threshold, concepts, ...)")
-    allowed = {"id", "description", "threshold", "concepts", "require", "languages", "max_hits"}
-    for key, node in fields.items():
-        if key not in allowed:
-            raise node.error(f"unknown key {key!r} (expected one of {', '.join(sorted(allowed))})")
+    fields.refuse_unknown(
+        {"id", "description", "threshold", "concepts", "require", "languages", "max_hits"}
+    )
     for key in ("id", "threshold", "concepts", "languages"):
         if key not in fields:
             raise root.error(f"missing `{key}`")
@@ -223,18 +220,17 @@ def _positive_int(node: Node, name: str) -> int:
 
 def _read_concepts(node: Node) -> dict[str, Concept]:
     concepts: dict[str, Concept] = {}
-    for name, spec in node.mapping("a mapping of concept names").items():
+    specs = node.mapping("a mapping of concept names")
+    for name, spec in specs.items():
         if not _ID.match(name):
-            raise spec.error(f"concept name {name!r} must be lower_snake_case")
+            raise specs.key(name).error(f"concept name {name!r} must be lower_snake_case")
         fields = spec.mapping(f"concept {name!r}: a mapping with `weight`")
         if "weight" not in fields:
-            raise spec.error(f"concept {name!r}: missing `weight`")
+            raise specs.key(name).error(f"concept {name!r}: missing `weight`")
         weight = fields["weight"].number(f"concept {name!r}: a weight")
         if weight < 0:
             raise fields["weight"].error(f"concept {name!r}: weight must not be negative")
-        for key, value in fields.items():
-            if key not in ("weight", "description"):
-                raise value.error(f"concept {name!r}: unknown key {key!r}")
+        fields.refuse_unknown({"weight", "description"}, f"concept {name!r}")
         description = fields["description"].text() if "description" in fields else ""
         concepts[name] = Concept(name, weight, description)
     if not concepts:
@@ -244,9 +240,7 @@ def _read_concepts(node: Node) -> dict[str, Concept]:
 
 def _read_rule(node: Node, concepts: dict[str, Concept]) -> Rule:
     fields = node.mapping("a rule mapping (all, within, weight)")
-    for key, value in fields.items():
-        if key not in ("all", "within", "weight"):
-            raise value.error(f"unknown rule key {key!r} (expected all, within, weight)")
+    fields.refuse_unknown({"all", "within", "weight"}, "rule")
     if "all" not in fields:
         raise node.error("rule without `all:` (the concepts that must co-occur)")
     groups = []
@@ -275,31 +269,33 @@ def _read_rule(node: Node, concepts: dict[str, Concept]) -> Rule:
     weight = fields["weight"].number("a rule weight") if "weight" in fields else 1.0
     if weight < 0:
         raise fields["weight"].error("rule weight must not be negative")
-    return Rule(tuple(groups), within, weight, node.line)
+    return make_rule(tuple(groups), within, weight, node.line)
 
 
 def _read_languages(
     node: Node, concepts: dict[str, Concept], rules: tuple[Rule, ...]
 ) -> dict[str, LanguageTerms]:
-    needed = {name for rule in rules for name in rule.concepts if name in concepts}
+    needed = {name for rule in rules for name in rule.names if name in concepts}
     languages: dict[str, LanguageTerms] = {}
-    for lang, spec in node.mapping("a mapping of language codes").items():
+    specs = node.mapping("a mapping of language codes")
+    for lang, spec in specs.items():
         if lang not in KNOWN_LANGUAGES:
-            raise spec.error(f"unknown language code {lang!r}")
+            raise specs.key(lang).error(f"unknown language code {lang!r}")
         fields = spec.mapping(f"language {lang}: a mapping with `terms`")
-        for key, value in fields.items():
-            if key not in ("terms", "exclude"):
-                raise value.error(f"language {lang}: unknown key {key!r} (expected terms, exclude)")
+        fields.refuse_unknown({"terms", "exclude"}, f"language {lang}")
         if "terms" not in fields:
-            raise spec.error(f"language {lang}: missing `terms`")
+            raise specs.key(lang).error(f"language {lang}: missing `terms`")
         by_concept: dict[str, tuple[Term, ...]] = {}
-        for name, terms_node in fields["terms"].mapping(f"language {lang}: concept terms").items():
+        term_specs = fields["terms"].mapping(f"language {lang}: concept terms")
+        for name, terms_node in term_specs.items():
             if name not in concepts:
-                raise terms_node.error(f"language {lang}: concept {name!r} is not declared")
+                raise term_specs.key(name).error(
+                    f"language {lang}: concept {name!r} is not declared"
+                )
             by_concept[name] = tuple(_read_terms(terms_node, lang, f"concept {name!r}"))
         missing = sorted(needed - {n for n, t in by_concept.items() if t})
         if missing:
-            raise fields["terms"].error(
+            raise fields.key("terms").error(
                 f"language {lang}: concept {missing[0]!r} is used by a rule but has no terms"
             )
         veto, mask = _read_exclude(fields.get("exclude"), lang)
@@ -313,9 +309,7 @@ def _read_exclude(node: Node | None, lang: str) -> tuple[tuple[Term, ...], tuple
     if node is None or node.is_null():
         return (), ()
     fields = node.mapping(f"language {lang}: exclude: a mapping with sentence and/or phrase")
-    for key, value in fields.items():
-        if key not in ("sentence", "phrase"):
-            raise value.error(f"language {lang}: unknown exclude key {key!r} (sentence, phrase)")
+    fields.refuse_unknown({"sentence", "phrase"}, f"language {lang}, exclude")
     veto = _read_terms(fields["sentence"], lang, "exclude.sentence") if "sentence" in fields else []
     mask = _read_terms(fields["phrase"], lang, "exclude.phrase") if "phrase" in fields else []
     return tuple(veto), tuple(mask)
@@ -341,19 +335,15 @@ def parse_term(written: str, node: Node, lang: str, where: str) -> Term:
         return Term(written, (TermWord(fold(body.replace(" ", "")), False),), True, True, node.line)
     if has_cjk(body):
         raise node.error(f"language {lang}, {where}: {written!r} mixes CJK and other scripts")
-    words = []
-    for match in _TERM_WORD.finditer(body):
-        word, star = match.group(1), match.group(2)
-        for piece in words_of(word)[:-1]:  # the tokenizer may cut a word further
-            words.append(TermWord(fold(piece), False))
-        key = fold(words_of(word)[-1])
-        min_stem = 2 if _HANGUL.search(key) else 3
-        if star and len(key) < min_stem:
+    parts = TERM_WORD_RE.findall(body)
+    words = [TermWord(fold(word), bool(star)) for word, star in parts]
+    if len(words) == 1 and words[0].stem:  # in a phrase, the other words narrow a short stem
+        min_stem = 2 if _HANGUL.search(words[0].key) else 3
+        if len(words[0].key) < min_stem:
             raise node.error(
-                f"language {lang}, {where}: stem {word!r}* is too short "
+                f"language {lang}, {where}: stem {parts[0][0]!r}* is too short "
                 f"(at least {min_stem} letters), it would match too many words"
             )
-        words.append(TermWord(key, bool(star)))
     stray = body.replace("*", "")
     if not words or "**" in body or re.search(r"(^|[^\w])\*", body) or not stray.strip():
         raise node.error(

@@ -1,9 +1,8 @@
 """Text primitives shared by the matchers: folding, tokens with offsets, sentences, scripts.
 
-Everything here is written for throughput: the per-document work is a handful of
-C-level passes (one ``re.split``, one ``accumulate``) and the per-word work
-(folding, variants) is done once per distinct surface form and memoised by the
-callers.
+Everything here is written for throughput: the per-document work is a few
+C-level regex passes, and the per-word work (folding, variants) is done once per
+distinct surface form and memoised by the callers.
 
 Folding (``fold``) is what makes "Séoul", "SEOUL" and "seoul" one key: casefold,
 Latin/Greek/Cyrillic accents and Arabic diacritics removed, Arabic letter
@@ -16,9 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 # Combining marks that are accents or vowel signs, dropped by folding. U+3099/309A
 # (kana voicing marks) are deliberately absent: dropping them would turn ガ into カ.
@@ -31,8 +28,9 @@ _ARABIC_LETTERS = str.maketrans({"ى": "ي", "ة": "ه", "ı": "i", "ٱ": "ا"})
 # written decomposed, Arabic harakat, Cyrillic titlo). Apostrophes and hyphens split
 # words on purpose: "d'armes" -> d + armes, "Rusya'nın" -> Rusya + nın.
 WORD_PATTERN = r"[\w\u0300-\u036F\u0483-\u0489\u064B-\u065F\u0670\u3099\u309A]+"
-_SPLIT = re.compile(f"({WORD_PATTERN})")
 WORD_RE = re.compile(WORD_PATTERN)
+# A word of a seed term, with an optional trailing "*" marking a stem.
+TERM_WORD_RE = re.compile(f"({WORD_PATTERN})(\\*?)")
 
 # Han ideographs, kana and the prolonged sound mark: scripts written without spaces.
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u30fc"
@@ -41,11 +39,12 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
-# Candidate sentence ends: Latin/Cyrillic/Arabic punctuation followed by space,
-# CJK full stops (no space needed), or a line break.
-_SENTENCE_END = re.compile(
-    r"[.!?…؟]+[\"'”’»)\]]*\s+|[。！？]+[”’」』）)]*\s*|\s*\n\s*",
-)
+# Candidate sentence ends: end punctuation or a line break, with the closing quotes,
+# brackets and space after it. One character class first keeps the regex scan fast;
+# the few candidates are then judged in Python (see split_sentences).
+_SENTENCE_END = re.compile("[.!?…؟。！？\n][.!?…؟。！？\n\"'”’»)\\]」』）\\s]*")
+_CJK_STOPS = frozenset("。！？")
+_LETTER = re.compile(r"[^\W\d_]")
 MAX_SENTENCE_CHARS = 400  # evidence sentences longer than this are cut around the match
 
 
@@ -69,28 +68,8 @@ def is_cjk_term(term: str) -> bool:
     return bool(letters) and all(_CJK_RE.match(ch) for ch in letters)
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """The words of a text with their character offsets."""
-
-    words: list[str]
-    starts: list[int]
-    ends: list[int]
-
-    def index_at(self, offset: int) -> int:
-        """Index of the word that starts at or before `offset` (0 if none)."""
-        return max(bisect_right(self.starts, offset) - 1, 0)
-
-
-def tokenize(text: str) -> Tokens:
-    """Split `text` into words, keeping their offsets (two C-level passes)."""
-    parts = _SPLIT.split(text)  # [gap, word, gap, word, ..., gap]
-    bounds = list(accumulate(map(len, parts)))
-    return Tokens(words=parts[1::2], starts=bounds[0::2][: len(parts) // 2], ends=bounds[1::2])
-
-
 def words_of(term: str) -> list[str]:
-    """The words of a taxonomy or gazetteer term, as the tokenizer would cut them."""
+    """The words of a taxonomy or gazetteer term, as the matcher cuts a text."""
     return WORD_RE.findall(term)
 
 
@@ -109,35 +88,31 @@ class Sentences:
 
 
 def split_sentences(text: str) -> Sentences:
-    """Sentence spans, trimmed of surrounding space.
+    """Sentence spans, without the surrounding space.
 
-    A full stop followed by a lower-case letter is not a sentence end: that keeps
-    "U.S. officials" and "M. le ministre"-style abbreviations in one sentence.
+    A sentence ends at a line break, at a CJK full stop, or at end punctuation
+    followed by space and then not by a lower-case letter: "U.S. officials" and
+    "3.5 million" stay in one sentence.
     """
-    starts: list[int] = []
-    ends: list[int] = []
-    begin = 0
+    if not text.strip():
+        return Sentences([0], [len(text)])
     length = len(text)
+    starts = [length - len(text.lstrip())]
+    ends: list[int] = []
     for match in _SENTENCE_END.finditer(text):
-        cut = match.end()
-        if cut < length and text[cut].islower() and "\n" not in match.group():
+        found = match.group()
+        kept = found.rstrip()
+        after = match.end()
+        if "\n" in found or kept[-1] in _CJK_STOPS or kept[0] in _CJK_STOPS:
+            pass
+        elif len(kept) == len(found) or (after < length and text[after].islower()):
             continue
-        _add_span(text, begin, cut, starts, ends)
-        begin = cut
-    _add_span(text, begin, length, starts, ends)
-    if not starts:
-        starts, ends = [0], [length]
+        if after >= length:
+            break
+        ends.append(match.start() + len(kept.split("\n")[0].rstrip()))
+        starts.append(after)
+    ends.append(len(text.rstrip()))
     return Sentences(starts, ends)
-
-
-def _add_span(text: str, begin: int, end: int, starts: list[int], ends: list[int]) -> None:
-    while begin < end and text[begin].isspace():
-        begin += 1
-    while end > begin and text[end - 1].isspace():
-        end -= 1
-    if end > begin:
-        starts.append(begin)
-        ends.append(end)
 
 
 def sentence_snippet(text: str, sentences: Sentences, start: int, end: int) -> str:
@@ -171,10 +146,5 @@ def count_scripts(sample: str) -> ScriptCounts:
         han=len(_HAN.findall(sample)),
         kana=len(_KANA.findall(sample)),
         hangul=len(_HANGUL.findall(sample)),
-        letters=sum(1 for ch in sample if ch.isalpha()),
+        letters=len(_LETTER.findall(sample)),
     )
-
-
-def cjk_positions(text: str, first_chars: re.Pattern[str]) -> Sequence[int]:
-    """Offsets in `text` where a CJK term may start (its first character is there)."""
-    return [m.start() for m in first_chars.finditer(text)]

@@ -10,15 +10,16 @@ For each topic of the document's language (see taxonomy.py for the file format):
 3. score = rule weight x occurrences + concept weight x hits (capped at
    ``max_hits`` per concept) + title bonus; the topic is tagged when a rule
    holds (if the topic has rules) and the score reaches the threshold;
-4. evidence lists the hits that made rules hold first, then the other hits,
-   each with the sentence it sits in (an exact substring of the text).
+4. evidence lists the hits that made rules hold first, then the other hits by
+   concept weight, each with the sentence it sits in (an exact substring of
+   the text), in text order.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from schemas.enrichment import Evidence, TopicMatch
 from workers.enrichment.lexicon import Hit
@@ -26,8 +27,7 @@ from workers.enrichment.taxonomy import SENTENCE, Rule, Taxonomy, Topic
 from workers.enrichment.text import Sentences, sentence_snippet
 
 
-@dataclass(frozen=True, slots=True)
-class ConceptHit:
+class ConceptHit(NamedTuple):
     """A hit that counts for a concept (or a built-in entity concept)."""
 
     concept: str
@@ -46,6 +46,7 @@ class TopicScorer:
 
     def score(
         self,
+        *,
         text: str,
         lang: str | None,
         hits: Sequence[Hit],
@@ -55,18 +56,22 @@ class TopicScorer:
     ) -> list[TopicMatch]:
         by_topic: dict[str, list[Hit]] = defaultdict(list)
         for hit in hits:
-            if hit.tag.layer in self._topics:
-                by_topic[hit.tag.layer].append(hit)
+            by_topic[hit.tag.layer].append(hit)
         title_by_topic: dict[str, list[Hit]] = defaultdict(list)
         for hit in title_hits:
             title_by_topic[hit.tag.layer].append(hit)
         matches = []
         for topic_id, topic_hits in by_topic.items():
-            topic = self._topics[topic_id]
-            if lang not in topic.languages:
+            topic = self._topics.get(topic_id)
+            if topic is None or lang not in topic.languages:
                 continue
             found = self._score_topic(
-                topic, text, topic_hits, entity_hits, sentences, title_by_topic.get(topic_id, [])
+                topic=topic,
+                text=text,
+                hits=topic_hits,
+                entity_hits=entity_hits,
+                sentences=sentences,
+                title_hits=title_by_topic.get(topic_id, []),
             )
             if found is not None:
                 matches.append(found)
@@ -75,6 +80,7 @@ class TopicScorer:
 
     def _score_topic(
         self,
+        *,
         topic: Topic,
         text: str,
         hits: list[Hit],
@@ -82,7 +88,8 @@ class TopicScorer:
         sentences: Sentences,
         title_hits: list[Hit],
     ) -> TopicMatch | None:
-        concept_hits = _concept_hits(hits, sentences)
+        vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
+        concept_hits = _concept_hits(hits, sentences, vetoed)
         if not concept_hits:
             return None
         score = 0.0
@@ -91,12 +98,11 @@ class TopicScorer:
             if counts[hit.concept] < topic.max_hits:
                 counts[hit.concept] += 1
                 score += topic.concepts[hit.concept].weight
-        vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
-        usable_entities = [h for h in entity_hits if h.sentence not in vetoed]
+        pool = concept_hits + [h for h in entity_hits if h.sentence not in vetoed]
         supporting: list[ConceptHit] = []
         held = 0
         for rule in topic.rules:
-            for occurrence in _occurrences(rule, concept_hits + usable_entities):
+            for occurrence in _occurrences(rule, pool):
                 held += 1
                 score += rule.weight
                 supporting.extend(occurrence)
@@ -105,19 +111,19 @@ class TopicScorer:
         score += _title_bonus(topic, title_hits)
         if score < topic.threshold:
             return None
-        evidence = _evidence(text, sentences, supporting, concept_hits, self._taxonomy.max_evidence)
+        others = sorted(concept_hits, key=lambda h: -topic.concepts[h.concept].weight)
+        evidence = _evidence(text, sentences, supporting + others, self._taxonomy.max_evidence)
         return TopicMatch(id=topic.id, score=round(score, 3), evidence=evidence)
 
 
-def _concept_hits(hits: list[Hit], sentences: Sentences) -> list[ConceptHit]:
+def _concept_hits(hits: list[Hit], sentences: Sentences, vetoed: set[int]) -> list[ConceptHit]:
     """Concept hits that survive phrase masks and sentence vetoes, longest per start."""
     masks = [(h.start, h.end) for h in hits if h.tag.kind == "mask"]
-    vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
     best: dict[tuple[str, int], Hit] = {}
     for hit in hits:
         if hit.tag.kind != "concept":
             continue
-        if any(s < hit.end and hit.start < e for s, e in masks):
+        if masks and any(s < hit.end and hit.start < e for s, e in masks):
             continue
         key = (hit.tag.key, hit.start)
         if key not in best or best[key].end < hit.end:
@@ -130,9 +136,9 @@ def _concept_hits(hits: list[Hit], sentences: Sentences) -> list[ConceptHit]:
     return out
 
 
-def _occurrences(rule: Rule, hits: list[ConceptHit]) -> Iterable[list[ConceptHit]]:
+def _occurrences(rule: Rule, hits: list[ConceptHit]) -> Iterator[list[ConceptHit]]:
     """Each place (sentence or window) where every group of the rule has a hit."""
-    relevant = [h for h in hits if h.concept in rule.concepts]
+    relevant = [h for h in hits if h.concept in rule.names]
     if rule.within is SENTENCE:
         by_sentence: dict[int, list[ConceptHit]] = defaultdict(list)
         for hit in relevant:
@@ -147,7 +153,11 @@ def _occurrences(rule: Rule, hits: list[ConceptHit]) -> Iterable[list[ConceptHit
     for i, anchor in enumerate(relevant):
         if anchor.pos <= last_end:
             continue  # windows do not overlap: one occurrence per stretch of text
-        window = [h for h in relevant[i:] if h.pos - anchor.pos <= rule.within]
+        window = []
+        for hit in relevant[i:]:
+            if hit.pos - anchor.pos > rule.within:
+                break
+            window.append(hit)
         chosen = _cover(rule, window)
         if chosen is not None:
             last_end = max(h.pos for h in chosen)
@@ -169,33 +179,25 @@ def _title_bonus(topic: Topic, title_hits: list[Hit]) -> float:
     if any(h.tag.kind == "veto" for h in title_hits):
         return 0.0
     seen = {h.tag.key for h in title_hits if h.tag.kind == "concept"}
-    return sum(topic.concepts[name].weight for name in seen)
+    return sum(topic.concepts[name].weight for name in seen if name in topic.concepts)
 
 
 def _evidence(
-    text: str,
-    sentences: Sentences,
-    supporting: list[ConceptHit],
-    others: list[ConceptHit],
-    limit: int,
+    text: str, sentences: Sentences, ranked: list[ConceptHit], limit: int
 ) -> list[Evidence]:
-    evidence: list[Evidence] = []
-    seen: set[tuple[str, int]] = set()
-    for hit in [*supporting, *others]:
-        key = (hit.concept, hit.start)
-        if key in seen:
-            continue
-        seen.add(key)
-        evidence.append(
-            Evidence(
-                concept=hit.concept,
-                term=text[hit.start : hit.end],
-                start=hit.start,
-                end=hit.end,
-                sentence=sentence_snippet(text, sentences, hit.start, hit.end),
-            )
-        )
-        if len(evidence) >= limit:
+    """The first `limit` distinct hits of `ranked`, as evidence in text order."""
+    chosen: dict[tuple[str, int], ConceptHit] = {}
+    for hit in ranked:
+        chosen.setdefault((hit.concept, hit.start), hit)
+        if len(chosen) >= limit:
             break
-    evidence.sort(key=lambda e: e.start)
-    return evidence
+    return [
+        Evidence(
+            concept=hit.concept,
+            term=text[hit.start : hit.end],
+            start=hit.start,
+            end=hit.end,
+            sentence=sentence_snippet(text, sentences, hit.start, hit.end),
+        )
+        for hit in sorted(chosen.values(), key=lambda h: (h.start, h.concept))
+    ]

@@ -219,6 +219,8 @@ def _try_declared(
 ) -> DecodedPage | None:
     if codec is None:
         return None
+    if codec in _WIDE and b"\x00" not in body[:BINARY_SAMPLE_BYTES]:
+        return None  # UTF-16/32 markup is full of NUL bytes: this label is wrong
     legacy = codec not in _UNICODE and codec not in _WIDE
     if legacy and utf8 and not body.isascii():
         return None  # a legacy label on UTF-8 bytes: see the module docstring

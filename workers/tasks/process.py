@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_process_init
 
 from schemas import FeedEntry
 from workers.app import app
@@ -12,6 +13,12 @@ from workers.processing.pipeline import build_document
 from workers.services import get_services
 from workers.tasks import PROCESS_ARTICLE
 from workers.tasks.failures import run_stage
+
+
+@worker_process_init.connect
+def load_enricher(**_: object) -> None:
+    """Load taxonomy and gazetteer as the pool process starts, not on its first document."""
+    _ = get_services().enricher
 
 
 @app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True)
