@@ -3,6 +3,8 @@
 Field changes follow semantic versioning: additive within a major version.
 """
 
+from pydantic import BaseModel
+
 from schemas.deadletter import DEADLETTER_SCHEMA_VERSION, DeadLetter
 from schemas.document import DOCUMENT_SCHEMA_VERSION, Document, Extraction
 from schemas.enrichment import (
@@ -17,7 +19,7 @@ from schemas.entry import FEED_ENTRY_SCHEMA_VERSION, FeedEntry, FeedRef
 from schemas.feed import FEED_SOURCE_SCHEMA_VERSION, FeedSource
 
 # Models whose JSON Schema is committed under schemas/json/, by file stem.
-EXPORTED_MODELS = {
+EXPORTED_MODELS: dict[str, type[BaseModel]] = {
     "feed_source": FeedSource,
     "feed_entry": FeedEntry,
     "document": Document,

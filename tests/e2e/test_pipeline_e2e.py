@@ -4,7 +4,6 @@ Celery worker and beat processes and a real Redis. No eager mode, no fakes."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import redis
 from schemas import DeadLetter, Document, FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
+from tests.support.streams import read_stream
 from workers.keys import Keys
 from workers.registry.store import FeedRegistry
 from workers.runtime.supervisor import Supervisor, beat_command, worker_command
@@ -68,7 +68,7 @@ def test_feed_to_stream(
     http_server.route("/article/kim-putin?utm_source=rss", SAMPLE_PAGE.read_bytes(),
                       headers={"Content-Type": "text/html; charset=utf-8"})  # fmt: skip
     registry = FeedRegistry(redis_client, keys)
-    source = FeedSource(id="monde", url=http_server.url("/feed.xml"), title="Monde", language="fr")  # type: ignore[arg-type]
+    source = FeedSource(id="monde", url=http_server.url("/feed.xml"), title="Monde", language="fr")
     registry.sync([source], now=time.time())
 
     def arrived() -> bool:
@@ -79,7 +79,7 @@ def test_feed_to_stream(
 
     wait_until(arrived, services, timeout=120)
 
-    [(_, fields)] = redis_client.xrange(keys.documents_stream)
+    [(_, fields)] = read_stream(redis_client, keys.documents_stream)
     doc = Document.model_validate_json(fields[b"doc"])
     assert doc.language.code == "fr"
     assert len(doc.text) > 2000
@@ -89,10 +89,10 @@ def test_feed_to_stream(
     assert doc.feed.id == "monde"
     assert doc.extraction.source == "article_page"
     for topic in ("arms_transfers", "sanctions"):
-        [(_, topic_fields)] = redis_client.xrange(keys.topic_stream(topic))
+        [(_, topic_fields)] = read_stream(redis_client, keys.topic_stream(topic))
         assert topic_fields[b"id"].decode() == doc.id
 
-    [(_, dead_fields)] = redis_client.xrange(keys.deadletter_stream)
+    [(_, dead_fields)] = read_stream(redis_client, keys.deadletter_stream)
     dead = DeadLetter.model_validate_json(dead_fields[b"record"])
     assert (dead.stage, dead.reason, dead.permanent) == ("fetch", "http_404", True)
     assert dead.url == http_server.url("/article/gone")

@@ -11,6 +11,7 @@ from schemas import (
     LanguageInfo,
     TopicMatch,
 )
+from tests.support.streams import read_stream
 from workers.dedup.seen import SeenStore, content_hash
 from workers.errors import HttpStatusError
 from workers.keys import Keys
@@ -51,7 +52,7 @@ def test_publishing_twice_adds_one_entry_per_stream(redis_client: redis.Redis, k
     assert redis_client.xlen(keys.documents_stream) == 1
     assert redis_client.xlen(keys.topic_stream("sanctions")) == 1
     assert not redis_client.exists(keys.inflight(DOC_ID))
-    [(_, fields)] = redis_client.xrange(keys.documents_stream)
+    [(_, fields)] = read_stream(redis_client, keys.documents_stream)
     assert Document.model_validate_json(fields[b"doc"]) == first.document
     assert fields[b"id"].decode() == DOC_ID
 

@@ -18,7 +18,7 @@ from workers.tasks.failures import run_stage
 @worker_process_init.connect
 def load_enricher(**_: object) -> None:
     """Load taxonomy and gazetteer as the pool process starts, not on its first document."""
-    _ = get_services().enricher
+    get_services().enricher  # noqa: B018 (the property loads it)
 
 
 @app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True)
