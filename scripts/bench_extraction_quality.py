@@ -10,9 +10,11 @@ scored on two corpora (see workers/processing/quality.py for the measures):
 
 Prints quality next to the CPU milliseconds per page (decode + extraction, one
 process); CPU time rather than wall-clock, so that other work on the machine
-disturbs the comparison less. The JSON output has both.
+disturbs the comparison less. The JSON output has both. With --compare A B it
+also says, page by page, where B does better or worse than A.
 
-    PYTHONPATH=. python scripts/bench_extraction_quality.py [--limit N] [--config NAME ...] [--json]
+    PYTHONPATH=. python scripts/bench_extraction_quality.py [--limit N] [--config NAME ...]
+        [--compare A B] [--json]
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from workers.processing.quality import (
 )
 from workers.settings import get_settings
 
+F1_DIFFERENCE = 0.01
+"""A page's F1 must move by more than this to count as better or worse in --compare."""
+
 HEADER = (
     f"{'config':<18} {'P':>6} {'R':>6} {'F1':>6} {'F1 bow':>6} {'fail':>4} {'cpu ms':>6}"
     f"   {'checks':>6} {'with':>6} {'w/out':>6} {'fail':>4} {'cpu ms':>6}"
@@ -55,6 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         choices=sorted(CANDIDATES),
         help="configuration to score; repeat for several (default: every candidate)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        choices=sorted(CANDIDATES),
+        help="also compare configuration B with A page by page (both are scored)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser.parse_args(argv)
@@ -84,13 +96,32 @@ def as_json(name: str, bench: BenchmarkRun, evald: EvalRun) -> dict[str, Any]:
     return {
         "config": asdict(CANDIDATES[name]),
         "chosen": CANDIDATES[name] == EXTRACTOR_CONFIG,
-        "article_extraction_benchmark": asdict(bench),
+        "article_extraction_benchmark": asdict(bench) | {"page_f1": None},
         "trafilatura_eval": {
             **asdict(evald),
+            "page_checks": None,
             "share": evald.checks.share,
             "with_share": evald.checks.with_share,
             "without_share": evald.checks.without_share,
         },
+    }
+
+
+def compare(runs: dict[str, tuple[BenchmarkRun, EvalRun]], base: str, other: str) -> dict[str, int]:
+    """Pages where `other` does better or worse than `base`."""
+    (bench_a, eval_a), (bench_b, eval_b) = runs[base], runs[other]
+    f1_diffs = [b - a for a, b in zip(bench_a.page_f1, bench_b.page_f1, strict=True)]
+    pairs = list(zip(eval_a.page_checks, eval_b.page_checks, strict=True))
+    met = [(b.with_met + b.without_met) - (a.with_met + a.without_met) for a, b in pairs]
+    return {
+        "benchmark_pages_better": sum(diff > F1_DIFFERENCE for diff in f1_diffs),
+        "benchmark_pages_worse": sum(diff < -F1_DIFFERENCE for diff in f1_diffs),
+        "eval_pages_better": sum(diff > 0 for diff in met),
+        "eval_pages_worse": sum(diff < 0 for diff in met),
+        "eval_with_gained": sum(max(0, b.with_met - a.with_met) for a, b in pairs),
+        "eval_with_lost": sum(max(0, a.with_met - b.with_met) for a, b in pairs),
+        "eval_without_gained": sum(max(0, b.without_met - a.without_met) for a, b in pairs),
+        "eval_without_lost": sum(max(0, a.without_met - b.without_met) for a, b in pairs),
     }
 
 
@@ -109,24 +140,32 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     bench_cases = every_nth(benchmark_cases(corpus), args.limit)
     evald_cases = every_nth(eval_cases(corpus), args.limit)
-    names = args.config or list(CANDIDATES)
+    names = args.config or ([] if args.compare else list(CANDIDATES))
+    names += [name for name in args.compare or [] if name not in names]
     warm_up(bench_cases, evald_cases)
     if not args.json:
         print(f"{machine()}  pages: {len(bench_cases)} benchmark, {len(evald_cases)} eval")
         print(f"{'':<19}{'article-extraction-benchmark':-^44}   {'trafilatura-eval':-^34}")
         print(HEADER)
-    results = []
+    runs: dict[str, tuple[BenchmarkRun, EvalRun]] = {}
     for name in names:
-        bench = score_benchmark(bench_cases, CANDIDATES[name])
-        evald = score_eval(evald_cases, CANDIDATES[name])
-        if args.json:
-            results.append(as_json(name, bench, evald))
-        else:
-            print(row(name, bench, evald), flush=True)
+        runs[name] = (
+            score_benchmark(bench_cases, CANDIDATES[name]),
+            score_eval(evald_cases, CANDIDATES[name]),
+        )
+        if not args.json:
+            print(row(name, *runs[name]), flush=True)
+    compared = compare(runs, *args.compare) if args.compare else None
     if args.json:
-        print(json.dumps({"machine": machine(), "results": results}, indent=2))
-    else:
-        print("* = EXTRACTOR_CONFIG (the pipeline's configuration)")
+        results = [as_json(name, *run) for name, run in runs.items()]
+        print(json.dumps({"machine": machine(), "results": results, "compare": compared}, indent=2))
+        return 0
+    print("* = EXTRACTOR_CONFIG (the pipeline's configuration)")
+    if compared:
+        base, other = args.compare
+        print(f"{other} against {base}, page by page (F1 differences over {F1_DIFFERENCE}):")
+        for key, value in compared.items():
+            print(f"  {key:<22} {value}")
     return 0
 
 

@@ -236,3 +236,10 @@ def test_accuracy_on_real_news_text(detector: LanguageDetector) -> None:
     wrong = [w for w in wrong if w[1] != w[2]]
     accuracy = 1 - len(wrong) / len(texts)
     assert accuracy >= 0.98, f"accuracy {accuracy:.3f} on {len(texts)} texts; wrong: {wrong}"
+
+
+def test_layout_before_the_text_is_skipped(detector: LanguageDetector) -> None:
+    # Extracted pages often open with blank lines and a photo credit.
+    text = "\n     " * 80 + "Photo\n   Credit  Harry Campbell\n" + NEWS["en"]
+    info = detector.detect(text)
+    assert (info.code, info.source) == ("en", "text")

@@ -46,7 +46,12 @@ KINDS = {
     "organisation": "entity:organisation",
 }
 MAX_SURFACE_FORMS = 10
-_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
+# CLDR territory codes that are not ISO 3166-1 countries: regions and groupings, and
+# CLDR's exceptionally reserved codes (Ascension, Clipperton, Sark, Diego Garcia, Ceuta
+# and Melilla, Canary Islands, Tristan da Cunha). XK (Kosovo) is kept: it is in common use.
+_NOT_COUNTRIES = frozenset(
+    {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB", "AC", "CP", "CQ", "DG", "EA", "IC", "TA"}
+)
 _PARENS = re.compile(r"\s*[(（][^)）]*[)）]")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -151,7 +156,7 @@ def load_gazetteer(seeds_dir: Path, languages: Iterable[str]) -> Gazetteer:
 def _load(path: Path, seeds_dir: Path) -> Node:
     display = display_name(path, seeds_dir)
     if not path.is_file():
-        raise ConfigurationError(f"{display}: file not found", reason="seed_file")
+        raise ConfigurationError(f"{display}: file not found")
     return load(path, display)
 
 
@@ -192,11 +197,11 @@ def _add_cldr(
     names: dict[str, str],
 ) -> None:
     import babel
-    import pycountry
 
-    valid = {c.alpha_2 for c in pycountry.countries} | {"XK"}
     english = babel.Locale.parse("en").territories
-    for code in sorted(valid - _NOT_COUNTRIES):
+    valid = {c for c in english if isinstance(c, str) and len(c) == 2 and c.isalpha()}
+    valid -= _NOT_COUNTRIES
+    for code in sorted(valid):
         name = names.get(code) or _clean(english.get(code, code))[0]
         gazetteer.infos[("country", code)] = EntityInfo("country", code, name)
     for lang in languages:
@@ -207,7 +212,7 @@ def _add_cldr(
         doubtful = {fold(a) for a in ambiguous.get(lang, [])}
         by_name: dict[str, set[str]] = defaultdict(set)
         for code, name in territories.items():
-            if code in valid and code not in _NOT_COUNTRIES:
+            if code in valid:
                 for alias in _clean(name):
                     by_name[alias].add(code)
         for alias, codes in sorted(by_name.items()):

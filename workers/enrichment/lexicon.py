@@ -119,21 +119,18 @@ def _case_ok(case: Case, surface: str) -> bool:
 
 
 class _WordIndex:
-    """Entries by the pattern of one of their words (exact forms, then stems by length)."""
+    """Entries by the pattern of one of their words: exact forms in a dict, stems in
+    buckets keyed by their first two letters (stems are at least two letters long)."""
 
     def __init__(self) -> None:
         self.exact: dict[str, list[Entry]] = {}
-        self.prefix: dict[str, list[Entry]] = {}
-        self.lengths: tuple[int, ...] = ()
+        self.stems: dict[str, list[tuple[str, Entry]]] = {}
 
     def add(self, pattern: WordPattern, entry: Entry) -> None:
         for form in pattern.forms:
             self.exact.setdefault(form, []).append(entry)
         if pattern.stem:
-            self.prefix.setdefault(pattern.stem, []).append(entry)
-
-    def freeze(self) -> None:
-        self.lengths = tuple(sorted({len(s) for s in self.prefix}, reverse=True))
+            self.stems.setdefault(pattern.stem[:2], []).append((pattern.stem, entry))
 
     def lookup(self, variants: tuple[str, ...], position: int) -> dict[int, Entry]:
         """Entries whose word at `position` (the one indexed) matches one of the variants."""
@@ -141,11 +138,9 @@ class _WordIndex:
         for word in variants:
             for entry in self.exact.get(word, ()):
                 found[id(entry)] = entry
-            for length in self.lengths:
-                if length <= len(word):
-                    for entry in self.prefix.get(word[:length], ()):
-                        if entry.words[position].matches((word,)):
-                            found[id(entry)] = entry
+            for stem, entry in self.stems.get(word[:2], ()):
+                if word.startswith(stem) and entry.words[position].matches((word,)):
+                    found[id(entry)] = entry
         return found
 
 
@@ -230,8 +225,6 @@ class Matcher:
             self._first.add(entry.words[0], entry)
             if entry.extra:
                 self._second.add(entry.words[1], entry)
-        self._first.freeze()
-        self._second.freeze()
         for literals in self._cjk.values():
             literals.sort(key=lambda item: len(item[0]), reverse=True)
         if self._cjk:
@@ -267,7 +260,10 @@ class Matcher:
         if found is None:
             if len(self._piece_words) >= MEMO_LIMIT:
                 self._piece_words.clear()
-            found = tuple((m.group(), m.start(), m.end()) for m in WORD_RE.finditer(piece))
+            if piece.isalnum():  # most pieces: one plain word
+                found = ((piece, 0, len(piece)),)
+            else:
+                found = tuple((m.group(), m.start(), m.end()) for m in WORD_RE.finditer(piece))
             self._piece_words[piece] = found
         return found
 
@@ -309,6 +305,7 @@ class Matcher:
         count = len(pieces)
         for i in compress(range(count), found):
             base = ends[i] - len(pieces[i]) + i
+            # found[i] is not None here: compress skipped the pieces that start nothing
             for start, end, singles, multis, longest, after in found[i]:  # type: ignore[union-attr]
                 begin = base + start
                 pos = begin // 2 if cjk_units else i

@@ -37,7 +37,7 @@ class Node:
 
     def error(self, message: str) -> ConfigurationError:
         where = f"{self.display}: topic {self.topic}" if self.topic else self.display
-        return ConfigurationError(f"{where}, line {self.line}: {message}", reason="seed_file")
+        return ConfigurationError(f"{where}, line {self.line}: {message}")
 
     def with_topic(self, topic: str) -> Node:
         return replace(self, topic=topic)
@@ -124,18 +124,18 @@ def load(path: Path, display: str) -> Node:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{display}: cannot read: {exc}", reason="seed_file") from exc
+        raise ConfigurationError(f"{display}: cannot read: {exc}") from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigurationError(f"{display}{line}: {problem}", reason="seed_file") from exc
+        raise ConfigurationError(f"{display}{line}: {problem}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{display}: invalid YAML: {exc}", reason="seed_file") from exc
+        raise ConfigurationError(f"{display}: invalid YAML: {exc}") from exc
     if node is None:
-        raise ConfigurationError(f"{display}, line 1: the file is empty", reason="seed_file")
+        raise ConfigurationError(f"{display}, line 1: the file is empty")
     return Node(node, display)
 
 

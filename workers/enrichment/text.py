@@ -1,4 +1,4 @@
-"""Text primitives shared by the matchers: folding, tokens with offsets, sentences, scripts.
+"""Text primitives shared by the matchers: folding, words, sentences, scripts.
 
 Everything here is written for throughput: the per-document work is a few
 C-level regex passes, and the per-word work (folding, variants) is done once per
@@ -45,7 +45,7 @@ _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _SENTENCE_END = re.compile("[.!?…؟。！？\n][.!?…؟。！？\n\"'”’»)\\]」』）\\s]*")
 _CJK_STOPS = frozenset("。！？")
 _LETTER = re.compile(r"[^\W\d_]")
-MAX_SENTENCE_CHARS = 400  # evidence sentences longer than this are cut around the match
+MAX_SENTENCE_CHARS = 300  # evidence sentences longer than this are cut around the match
 
 
 def fold(word: str) -> str:

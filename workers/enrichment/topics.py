@@ -10,9 +10,9 @@ For each topic of the document's language (see taxonomy.py for the file format):
 3. score = rule weight x occurrences + concept weight x hits (capped at
    ``max_hits`` per concept) + title bonus; the topic is tagged when a rule
    holds (if the topic has rules) and the score reaches the threshold;
-4. evidence lists the hits that made rules hold first, then the other hits by
-   concept weight, each with the sentence it sits in (an exact substring of
-   the text), in text order.
+4. evidence keeps the hits that made rules hold first, then the other hits of
+   concepts weighing 1 or more, heaviest first, up to ``max_evidence``; each comes
+   with the sentence it sits in (an exact substring of the text), in text order.
 """
 
 from __future__ import annotations
@@ -111,7 +111,11 @@ class TopicScorer:
         score += _title_bonus(topic, title_hits)
         if score < topic.threshold:
             return None
-        others = sorted(concept_hits, key=lambda h: -topic.concepts[h.concept].weight)
+        # after the hits that made rules hold, the telling ones: concepts weighing 1 or more
+        others = sorted(
+            (h for h in concept_hits if topic.concepts[h.concept].weight >= 1),
+            key=lambda h: -topic.concepts[h.concept].weight,
+        )
         evidence = _evidence(text, sentences, supporting + others, self._taxonomy.max_evidence)
         return TopicMatch(id=topic.id, score=round(score, 3), evidence=evidence)
 

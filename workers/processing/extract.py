@@ -78,10 +78,13 @@ CANDIDATES: dict[str, ExtractorConfig] = {
         ExtractorConfig("fast", fast=True),
         ExtractorConfig("fast-precision", fast=True, favor_precision=True),
         ExtractorConfig("fast-recall", fast=True, favor_recall=True),
+        # Dates from the page's metadata only: no free-text search through dateparser,
+        # whose first use loads every locale (seconds of CPU per worker process).
+        ExtractorConfig("fast-metadata-dates", fast=True, extensive_date_search=False),
     )
 }
 
-EXTRACTOR_CONFIG = CANDIDATES["fast"]
+EXTRACTOR_CONFIG = CANDIDATES["fast-metadata-dates"]
 """The configuration the pipeline uses (see BENCHMARKS.md, "Extraction quality")."""
 
 
@@ -242,3 +245,4 @@ def _clean(value: str | None) -> str | None:
 
 def _where(url: str | None) -> str:
     return url or "page without URL"
+

@@ -67,6 +67,11 @@ class Overlap:
             return 1.0
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
 
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
 
 @dataclass(frozen=True)
 class OverlapScores:
@@ -248,6 +253,7 @@ class BenchmarkRun:
     failed: int
     ms_per_page: float
     cpu_ms_per_page: float
+    page_f1: tuple[float, ...]  # per page, in case order: for page-by-page comparisons
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,7 @@ class EvalRun:
     failed: int
     ms_per_page: float
     cpu_ms_per_page: float
+    page_checks: tuple[Checks, ...]  # per page, in case order
 
 
 def score_benchmark(
@@ -264,27 +271,28 @@ def score_benchmark(
 ) -> BenchmarkRun:
     """Extract every benchmark page and score it against its expected body."""
     results = [(case, run_page(read_page(case.page), case.url, config)) for case in cases]
+    shingled = [overlap(case.expected, got.text) for case, got in results]
     return BenchmarkRun(
-        shingle=overlap_scores([overlap(case.expected, got.text) for case, got in results]),
+        shingle=overlap_scores(shingled),
         bag_of_words=overlap_scores([overlap(case.expected, got.text, 1) for case, got in results]),
         failed=sum(got.failed for _, got in results),
         ms_per_page=_mean(got.ms for _, got in results),
         cpu_ms_per_page=_mean(got.cpu_ms for _, got in results),
+        page_f1=tuple(page.f1 for page in shingled),
     )
 
 
 def score_eval(cases: Sequence[EvalCase], config: ExtractorConfig = EXTRACTOR_CONFIG) -> EvalRun:
     """Extract every trafilatura-eval page and count the checks it meets."""
     results = [(case, run_page(read_page(case.page), case.url, config)) for case in cases]
-    checks = sum(
-        (check_strings(got.text, case.with_, case.without) for case, got in results), NO_CHECKS
-    )
+    page_checks = tuple(check_strings(got.text, case.with_, case.without) for case, got in results)
     return EvalRun(
-        checks=checks,
+        checks=sum(page_checks, NO_CHECKS),
         pages=len(results),
         failed=sum(got.failed for _, got in results),
         ms_per_page=_mean(got.ms for _, got in results),
         cpu_ms_per_page=_mean(got.cpu_ms for _, got in results),
+        page_checks=page_checks,
     )
 
 
