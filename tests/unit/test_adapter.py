@@ -16,7 +16,8 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <item><title>Kim en Russie</title><link>https://example.org/a?utm_source=rss</link>
 <guid>a-1</guid><pubDate>Mon, 11 Sep 2023 08:00:00 +0200</pubDate>
 <author>redaction@example.org (Jean Dupont)</author>
-<description>&lt;p&gt;Le dirigeant &lt;b&gt;nord-cor\xc3\xa9en&lt;/b&gt; est parti.&lt;/p&gt;</description></item>
+<description>&lt;p&gt;Le dirigeant &lt;b&gt;nord-cor\xc3\xa9en&lt;/b&gt; est parti.&lt;/p&gt;
+</description></item>
 <item><title>Same article, other tracking tail</title><link>https://example.org/a?utm_medium=x</link></item>
 <item><title>No link at all</title></item>
 <item><title>Hostile link</title><link>file:///etc/passwd</link></item>

@@ -245,4 +245,3 @@ def _clean(value: str | None) -> str | None:
 
 def _where(url: str | None) -> str:
     return url or "page without URL"
-
