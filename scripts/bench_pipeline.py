@@ -7,8 +7,8 @@ benchmark, then trafilatura's evaluation pages. For the pipeline, a loopback
 HTTP server serves them behind an RSS feed; a real fetch worker (threads) and a
 real process worker (one process per core) take them from feed to stream,
 exactly as `newswire run` does. For the bare loop, a process pool of the same
-size runs trafilatura (with the pipeline's extraction switches) over the same
-pages, already in memory and decoded. Each pipeline run is timed from dispatch
+size runs the very same trafilatura call (same options) over the same pages,
+already in memory and decoded. Each pipeline run is timed from dispatch
 to the last document (or dead letter) on the stream. Bare and pipeline runs
 take turns so that both see the same load on a shared machine; the figures are
 medians.
@@ -38,7 +38,7 @@ from workers.cli.common import use_settings  # noqa: E402
 from workers.clients import get_keys, get_redis  # noqa: E402
 from workers.demo.server import DemoServer  # noqa: E402
 from workers.processing.decode import decode_page  # noqa: E402
-from workers.processing.extract import EXTRACTOR_CONFIG  # noqa: E402
+from workers.processing.extract import EXTRACTOR_CONFIG, trafilatura_options  # noqa: E402
 from workers.registry.store import FeedRegistry  # noqa: E402
 from workers.runtime.embedded_redis import EmbeddedRedis  # noqa: E402
 from workers.runtime.supervisor import Supervisor, worker_command  # noqa: E402
@@ -61,18 +61,7 @@ def corpus_pages(corpus: Path, count: int) -> list[bytes]:
 
 def _bare_extract(html: str) -> int:
     # The same trafilatura call the pipeline makes, with nothing around it.
-    document = trafilatura.bare_extraction(
-        html,
-        fast=EXTRACTOR_CONFIG.fast,
-        favor_precision=EXTRACTOR_CONFIG.favor_precision,
-        favor_recall=EXTRACTOR_CONFIG.favor_recall,
-        include_comments=EXTRACTOR_CONFIG.include_comments,
-        include_tables=EXTRACTOR_CONFIG.include_tables,
-        include_formatting=False,
-        include_links=False,
-        include_images=False,
-        with_metadata=True,
-    )
+    document = trafilatura.bare_extraction(html, **trafilatura_options(EXTRACTOR_CONFIG))
     return len(getattr(document, "text", None) or "")
 
 

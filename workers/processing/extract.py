@@ -136,22 +136,28 @@ def extract_article(
 def _run_trafilatura(
     tree: HtmlElement, url: str | None, config: ExtractorConfig
 ) -> Document | None:
-    result = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        fast=config.fast,
-        favor_precision=config.favor_precision,
-        favor_recall=config.favor_recall,
-        include_comments=config.include_comments,
-        include_tables=config.include_tables,
-        include_formatting=False,
-        include_links=False,
-        include_images=False,
-        with_metadata=True,
-        date_extraction_params=_date_params(config.extensive_date_search, date.today()),
-        config=_trafilatura_settings(config.min_extracted_size, config.max_tree_size),
-    )
+    result = trafilatura.bare_extraction(tree, url=url, **trafilatura_options(config))
     return result if isinstance(result, Document) else None
+
+
+def trafilatura_options(config: ExtractorConfig) -> dict[str, Any]:
+    """The keyword arguments of trafilatura.bare_extraction for a configuration.
+
+    Public so that benchmarks compare the pipeline with the very same call.
+    """
+    return {
+        "fast": config.fast,
+        "favor_precision": config.favor_precision,
+        "favor_recall": config.favor_recall,
+        "include_comments": config.include_comments,
+        "include_tables": config.include_tables,
+        "include_formatting": False,
+        "include_links": False,
+        "include_images": False,
+        "with_metadata": True,
+        "date_extraction_params": _date_params(config.extensive_date_search, date.today()),
+        "config": _trafilatura_settings(config.min_extracted_size, config.max_tree_size),
+    }
 
 
 def _date_params(extensive: bool, today: date) -> dict[str, Any]:
