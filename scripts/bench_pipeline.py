@@ -7,9 +7,11 @@ benchmark, then trafilatura's evaluation pages. For the pipeline, a loopback
 HTTP server serves them behind an RSS feed; a real fetch worker (threads) and a
 real process worker (one process per core) take them from feed to stream,
 exactly as `newswire run` does. For the bare loop, a process pool of the same
-size runs the very same trafilatura call (same options) over the same pages,
-already in memory and decoded. Each pipeline run is timed from dispatch
-to the last document (or dead letter) on the stream. Bare and pipeline runs
+size runs trafilatura over the same pages, already in memory and decoded, twice:
+with the very same call the pipeline makes (its options; this ratio is the
+pipeline's whole overhead), and with trafilatura's defaults (`extract(html)`).
+Each pipeline run is timed from dispatch to the last document (or dead letter)
+on the stream. Bare and pipeline runs
 take turns so that both see the same load on a shared machine; the figures are
 medians.
 """
@@ -25,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -65,12 +68,17 @@ def _bare_extract(html: str) -> int:
     return len(getattr(document, "text", None) or "")
 
 
-def bare_loop(pages: list[str], workers: int) -> float:
+def _default_extract(html: str) -> int:
+    # trafilatura as its documentation shows it, every setting at its default.
+    return len(trafilatura.extract(html) or "")
+
+
+def bare_loop(pages: list[str], workers: int, extract: Callable[[str], int]) -> float:
     """Documents per second of trafilatura alone on `workers` processes."""
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pool.map(_bare_extract, pages[:workers])  # warm the children's imports
+        pool.map(extract, pages[:workers])  # warm the children's imports
         started = time.perf_counter()
-        pool.map(_bare_extract, pages, chunksize=1)
+        pool.map(extract, pages, chunksize=1)
         return len(pages) / (time.perf_counter() - started)
 
 
@@ -98,6 +106,33 @@ def finished() -> int:
     return int(client.xlen(keys.documents_stream)) + int(client.xlen(keys.deadletter_stream))
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def cpu_by_process(supervisor: Supervisor) -> dict[str, float]:
+    """CPU seconds used so far by each worker (its pool children included); Linux only."""
+    if not Path("/proc/self/stat").exists():
+        return {}
+    usage = {}
+    for name, pid in supervisor.pids().items():
+        usage[name] = sum(_cpu_seconds(p) for p in [pid, *_children(pid)])
+    usage["this script (feed site, dispatch)"] = _cpu_seconds(os.getpid())
+    return usage
+
+
 def run_feed(site: DemoServer, name: str, expected: int, supervisor: Supervisor) -> float:
     """Register one feed, dispatch it at once, wait for all its pages; seconds taken."""
     from workers.app import app  # needs the settings of this run
@@ -119,7 +154,7 @@ def run_feed(site: DemoServer, name: str, expected: int, supervisor: Supervisor)
 
 def interleaved_runs(
     pages: list[bytes], decoded: list[str], runs: int, workers: int, folder: Path
-) -> tuple[list[float], list[float]]:
+) -> dict[str, list[float]]:
     """Bare loop and pipeline taking turns, so that both see the same machine load."""
     write_site(folder / "site", pages, runs)
     supervisor = Supervisor(os.environ, log_dir=folder / "logs")
@@ -129,22 +164,29 @@ def interleaved_runs(
         "worker-process",
         worker_command("process", settings, concurrency=workers, loglevel="WARNING"),
     )
-    pipeline_rates, bare_rates = [], []
+    rates: dict[str, list[float]] = {"pipeline": [], "same_call": [], "defaults": []}
     try:
         with DemoServer(folder / "site") as site:
             run_feed(site, "warmup", WARMUP_PAGES, supervisor)
             for run in range(runs):
-                bare_rates.append(bare_loop(decoded, workers))
+                rates["same_call"].append(bare_loop(decoded, workers, _bare_extract))
+                rates["defaults"].append(bare_loop(decoded, workers, _default_extract))
+                cpu_before = cpu_by_process(supervisor)
                 seconds = run_feed(site, str(run), len(pages), supervisor)
-                pipeline_rates.append(len(pages) / seconds)
+                cpu_after = cpu_by_process(supervisor)
+                rates["pipeline"].append(len(pages) / seconds)
                 print(
-                    f"  run {run + 1}: bare trafilatura {bare_rates[-1]:.2f} docs/s, "
-                    f"pipeline {pipeline_rates[-1]:.2f} docs/s",
+                    f"  run {run + 1}: pipeline {rates['pipeline'][-1]:.2f} docs/s, bare "
+                    f"trafilatura (same call) {rates['same_call'][-1]:.2f}, "
+                    f"(defaults) {rates['defaults'][-1]:.2f}",
                     flush=True,
                 )
+                for process, used in cpu_after.items():
+                    per_doc = (used - cpu_before.get(process, 0.0)) * 1000 / len(pages)
+                    print(f"    CPU {process}: {per_doc:.1f} ms per document", flush=True)
     finally:
         supervisor.stop()
-    return pipeline_rates, bare_rates
+    return rates
 
 
 def main() -> None:
@@ -164,36 +206,30 @@ def main() -> None:
         url = given or cast(EmbeddedRedis, server).start()
         try:
             use_settings(redis_url=url, key_prefix=f"newswire-bench-{int(time.time())}")
-            pipeline_rates, bare_rates = interleaved_runs(
-                raw, decoded, args.runs, args.workers, folder
-            )
+            rates = interleaved_runs(raw, decoded, args.runs, args.workers, folder)
         finally:
             if server is not None:
                 server.stop()
 
-    pipeline_rate = statistics.median(pipeline_rates)
-    bare_rate = statistics.median(bare_rates)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
     result = {
         "pages": args.pages,
         "workers": args.workers,
         "runs": args.runs,
-        "pipeline_docs_per_s": round(pipeline_rate, 2),
-        "bare_trafilatura_docs_per_s": round(bare_rate, 2),
-        "ratio": round(pipeline_rate / bare_rate, 3),
-        "pipeline_runs": [round(r, 2) for r in pipeline_rates],
-        "bare_runs": [round(r, 2) for r in bare_rates],
+        "docs_per_s": {name: round(value, 2) for name, value in medians.items()},
+        "ratio_to_same_call": round(medians["pipeline"] / medians["same_call"], 3),
+        "ratio_to_defaults": round(medians["pipeline"] / medians["defaults"], 3),
+        "runs_docs_per_s": {name: [round(v, 2) for v in values] for name, values in rates.items()},
     }
-    result["ratio"] = round(
-        result["pipeline_docs_per_s"] / result["bare_trafilatura_docs_per_s"], 3
-    )
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        print(
-            f"pipeline {result['pipeline_docs_per_s']} docs/s, bare trafilatura "
-            f"{result['bare_trafilatura_docs_per_s']} docs/s, ratio {result['ratio']:.0%} "
-            f"({args.pages} pages, {args.workers} processes, median of {args.runs})"
-        )
+        return
+    print(
+        f"pipeline {medians['pipeline']:.2f} docs/s; bare trafilatura, same call "
+        f"{medians['same_call']:.2f} docs/s (ratio {result['ratio_to_same_call']:.0%}), "
+        f"defaults {medians['defaults']:.2f} docs/s (ratio {result['ratio_to_defaults']:.0%}); "
+        f"{args.pages} pages, {args.workers} processes, median of {args.runs}"
+    )
 
 
 if __name__ == "__main__":

@@ -94,6 +94,10 @@ class Supervisor:
                 )
         self._children.append(ManagedProcess(name, command, process))
 
+    def pids(self) -> dict[str, int]:
+        """Process id of each running child, by name."""
+        return {c.name: c.process.pid for c in self._children if c.process is not None}
+
     def dead(self) -> list[str]:
         """Names of children that have exited."""
         return [c.name for c in self._children if c.process and c.process.poll() is not None]
