@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -109,7 +110,9 @@ def extract_article(
     tree = trafilatura.load_html(html)
     if tree is None:
         raise ExtractionError(f"not an HTML page: {_where(url)}")
-    elements = int(tree.xpath("count(//*)"))
+    # Every element takes at least three characters ("<b>"): a shorter page cannot
+    # exceed the limit, and most pages are spared the count.
+    elements = int(tree.xpath("count(//*)")) if len(html) > 3 * MAX_INPUT_ELEMENTS else 0
     if elements > MAX_INPUT_ELEMENTS:
         raise ExtractionError(
             f"page too large to extract: {elements} elements (limit {MAX_INPUT_ELEMENTS}): "
@@ -212,15 +215,20 @@ _DEPRECATED_LANG = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 def page_language(tree: HtmlElement) -> str | None:
     """The page's declared language as ISO 639-1: <html lang>, then og:locale, then
     Content-Language. None when absent or not a language (e.g. "x-default", "zxx")."""
-    declared = [tree.get("lang"), tree.get("xml:lang")]
-    for xpath in _LANG_META_XPATH:
-        declared.extend(str(value) for value in tree.xpath(xpath))
-    for value in declared:
+    for value in _declared_languages(tree):
         # Content-Language may list several languages: the first one is the main one.
         code = normalise_language(value.split(",")[0]) if value else None
         if code is not None:
             return code
     return None
+
+
+def _declared_languages(tree: HtmlElement) -> Iterator[str | None]:
+    # Lazily: the meta lookups run only when <html lang> says nothing usable.
+    yield tree.get("lang")
+    yield tree.get("xml:lang")
+    for xpath in _LANG_META_XPATH:
+        yield from (str(value) for value in tree.xpath(xpath))
 
 
 def normalise_language(tag: str) -> str | None:
