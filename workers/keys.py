@@ -32,6 +32,11 @@ class Keys:
     def deadletter_stream(self) -> str:
         return f"{self.prefix}:deadletter"
 
+    @property
+    def deadletter_replayed(self) -> str:
+        """Hash: dead-letter entry id -> when it was replayed (each is replayed once)."""
+        return f"{self.prefix}:deadletter:replayed"
+
     # --- feed registry ---------------------------------------------------------------------
     @property
     def feed_ids(self) -> str:

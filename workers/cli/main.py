@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from workers.cli.deadletter_cmd import deadletter
 from workers.cli.demo_cmd import demo
 from workers.cli.feeds_cmd import feeds
 from workers.cli.services_cmd import beat, run, worker
@@ -15,7 +16,7 @@ def cli() -> None:
     """Newswire: news feeds in, enriched documents out on Redis streams."""
 
 
-for command in (run, demo, worker, beat, feeds, tail):
+for command in (run, demo, worker, beat, feeds, tail, deadletter):
     cli.add_command(command)
 
 

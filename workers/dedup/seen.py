@@ -82,6 +82,12 @@ class SeenStore:
     def release_inflight(self, doc_id: str) -> None:
         self._redis.delete(self._keys.inflight(doc_id))
 
-    def forget(self, doc_id: str) -> None:
-        """Drop what the seen-set knows of a document (used by dead-letter replay)."""
-        self._redis.hdel(self._keys.seen_bucket(doc_id), seen_field(doc_id))
+    def forget_deadletter(self, doc_id: str) -> None:
+        """Drop a dead-letter mark, so the document can go through again (replay).
+
+        A published record is kept: replaying must not turn a later revision into
+        revision 1 again.
+        """
+        record = self.get(doc_id)
+        if record is not None and record.status == "deadlettered":
+            self._redis.hdel(self._keys.seen_bucket(doc_id), seen_field(doc_id))
