@@ -20,6 +20,9 @@ class _Stop(Exception):
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    # Once: a second Ctrl-C must not interrupt the clean shutdown under way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
 
 
@@ -49,18 +52,19 @@ def run(feeds_file: Path | None, no_sync: bool, loglevel: str) -> None:
         if not no_sync:
             sync_file(feeds_file or settings.seeds_dir / "feeds.yaml")
         supervisor = Supervisor(os.environ)
-        previous = signal.signal(signal.SIGTERM, _raise_stop)
+        previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             start_host(supervisor, loglevel=loglevel)
             click.echo("Newswire is running; Ctrl-C stops it.", err=True)
             while not (dead := supervisor.dead()):
                 time.sleep(1)
             raise click.ClickException(f"stopped: {', '.join(dead)} exited")
-        except (KeyboardInterrupt, _Stop):
-            click.echo("stopping...", err=True)
+        except _Stop as stop:
+            click.echo(f"{stop}: stopping...", err=True)
         finally:
             supervisor.stop()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @click.command()
