@@ -17,6 +17,7 @@ from schemas.enrichment import (
 )
 from schemas.entry import FEED_ENTRY_SCHEMA_VERSION, FeedEntry, FeedRef
 from schemas.feed import FEED_SOURCE_SCHEMA_VERSION, FeedSource
+from schemas.feed_health import FEED_HEALTH_SCHEMA_VERSION, FeedHealth
 
 # Models whose JSON Schema is committed under schemas/json/, by file stem.
 EXPORTED_MODELS: dict[str, type[BaseModel]] = {
@@ -24,6 +25,7 @@ EXPORTED_MODELS: dict[str, type[BaseModel]] = {
     "feed_entry": FeedEntry,
     "document": Document,
     "deadletter": DeadLetter,
+    "feed_health": FeedHealth,
 }
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "DOCUMENT_SCHEMA_VERSION",
     "EXPORTED_MODELS",
     "FEED_ENTRY_SCHEMA_VERSION",
+    "FEED_HEALTH_SCHEMA_VERSION",
     "FEED_SOURCE_SCHEMA_VERSION",
     "DeadLetter",
     "Document",
@@ -40,6 +43,7 @@ __all__ = [
     "Evidence",
     "Extraction",
     "FeedEntry",
+    "FeedHealth",
     "FeedRef",
     "FeedSource",
     "LanguageInfo",

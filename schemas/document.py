@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from schemas._base import ContractModel
-from schemas.enrichment import Entities, LanguageInfo, TopicMatch
+from schemas.enrichment import ArmsTransferDetail, Entities, LanguageInfo, TopicMatch
 from schemas.entry import FeedRef
 
 DOCUMENT_SCHEMA_VERSION: Literal["1.0.0"] = "1.0.0"
@@ -56,6 +56,11 @@ class Document(ContractModel):
     topics: list[TopicMatch] = Field(default_factory=list)
     taxonomy_version: str
     entities: Entities = Field(default_factory=Entities)
+    arms_transfers: list[ArmsTransferDetail] = Field(
+        default_factory=list,
+        description="Arms-transfer details (supplier, recipient, systems, quantities, status), "
+        "for documents tagged arms_transfers.",
+    )
     content_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Hash of `text`.")
     extraction: Extraction
 

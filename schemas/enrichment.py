@@ -61,6 +61,60 @@ class Entities(ContractModel):
     places: list[EntityMention] = Field(default_factory=list)
 
 
+TransferStatus = Literal["negotiated", "agreed", "delivered", "denied"]
+
+
+class ArmsQuantity(ContractModel):
+    """An amount of systems or munitions stated in the text ("1 million shells")."""
+
+    amount: float = Field(ge=0, description="The number with its multiplier applied (2.5e6).")
+    approximate: bool = Field(
+        default=False,
+        description="A vague or hedged amount: 'hundreds of', 'about', 'more than'.",
+    )
+    system: str | None = Field(
+        default=None, description="Category of what is counted (one of the detail's `systems`)."
+    )
+    text: str = Field(description="The amount and what it counts, as written in `text`.")
+    start: int = Field(ge=0, description="Character offset of `text` in the document text.")
+    end: int = Field(ge=0)
+
+
+class ArmsTransferDetail(ContractModel):
+    """Who transfers arms to whom, what, how many, and how far the transfer has got.
+
+    One detail per supplier-recipient pair that the text states, merged over its
+    sentences. A party is an ISO 3166-1 alpha-2 code, or the gazetteer id of a
+    named armed group or bloc (lower case, e.g. `hezbollah`, `eu`); a side the
+    text does not name is null. Nothing is output when the direction is unclear.
+    """
+
+    supplier: str | None = Field(default=None, description="Who sends the arms.")
+    supplier_name: str | None = Field(default=None, description="Canonical name of `supplier`.")
+    recipient: str | None = Field(default=None, description="Who receives them.")
+    recipient_name: str | None = Field(default=None, description="Canonical name of `recipient`.")
+    systems: list[str] = Field(
+        default_factory=list,
+        description="Categories of what is transferred (artillery_ammunition, missiles, drones, "
+        "...; see seeds/taxonomy/details/arms_transfers.yaml), most specific first.",
+    )
+    quantities: list[ArmsQuantity] = Field(default_factory=list)
+    status: TransferStatus | None = Field(
+        default=None,
+        description="Most advanced stage the text reports: negotiated (talks, requests, plans, "
+        "future or conditional), agreed (deal signed, approved, pledged), delivered (shipped, "
+        "arrived, supplied); denied when the only statements deny or rule out the transfer.",
+    )
+    denied: bool = Field(
+        default=False, description="Some statement of the text denies or rules out the transfer."
+    )
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="What decided each part; `concept` is the part: supplier, recipient, "
+        "transfer, system, quantity or status.",
+    )
+
+
 class Enrichment(ContractModel):
     """Everything the enrichment stage computes from text alone."""
 
@@ -68,3 +122,7 @@ class Enrichment(ContractModel):
     topics: list[TopicMatch] = Field(default_factory=list)
     entities: Entities = Field(default_factory=Entities)
     taxonomy_version: str
+    arms_transfers: list[ArmsTransferDetail] = Field(
+        default_factory=list,
+        description="Arms-transfer details, for documents tagged arms_transfers.",
+    )

@@ -4,12 +4,15 @@
     ├── TransientError            retried with backoff; dead-lettered when retries run out
     │   ├── FetchTimeout          connect/read timeout or total deadline exceeded
     │   ├── ConnectError          DNS failure, refused connection, TLS handshake failure
-    │   ├── UpstreamUnavailable   HTTP 5xx, 429 (with its Retry-After)
-    │   └── StoreUnavailable      Redis unreachable or out of memory
+    │   ├── UpstreamUnavailable   HTTP 5xx, 429 (with its Retry-After); robots.txt unreachable
+    │   ├── StoreUnavailable      Redis unreachable or out of memory
+    │   └── HostBusy              the host's politeness limit has no slot now: re-queued,
+    │                             spending no retry (retry_after = when a slot is expected)
     └── PermanentError            never retried: dead-lettered (or recorded on the feed) at once
         ├── ConfigurationError    bad settings or seed files; raised at start-up
         ├── HttpStatusError       HTTP 4xx other than 429 (404, 410, 403...)
         ├── RefusedURL            scheme or address that Newswire will not fetch
+        ├── RobotsDisallowed      the site's robots.txt disallows the page for our user agent
         ├── ResponseTooLarge      body over the size limit (also after decompression)
         ├── FeedParseError        not a feed, or too broken to yield entries
         ├── DecodeError           bytes that cannot be turned into text
@@ -68,6 +71,12 @@ class StoreUnavailable(TransientError):
     reason = "redis_unavailable"
 
 
+class HostBusy(TransientError):
+    """Not a failure: the host already has its share of our requests; come back later."""
+
+    reason = "host_busy"
+
+
 class PermanentError(NewswireError):
     """Trying again will not help: the input itself is at fault."""
 
@@ -88,6 +97,10 @@ class HttpStatusError(PermanentError):
 
 class RefusedURL(PermanentError):
     reason = "refused_url"
+
+
+class RobotsDisallowed(PermanentError):
+    reason = "robots"
 
 
 class ResponseTooLarge(PermanentError):

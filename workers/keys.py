@@ -33,6 +33,11 @@ class Keys:
         return f"{self.prefix}:deadletter"
 
     @property
+    def feed_health_stream(self) -> str:
+        """Feed state changes, errors and staleness (schemas.FeedHealth), for monitoring."""
+        return f"{self.prefix}:feed-health"
+
+    @property
     def deadletter_replayed(self) -> str:
         """Hash: dead-letter entry id -> when it was replayed (each is replayed once)."""
         return f"{self.prefix}:deadletter:replayed"
@@ -68,6 +73,23 @@ class Keys:
     def delivery_count(self, doc_id: str, stage: str) -> str:
         """How many times a stage has started on a document (for poison pills)."""
         return f"{self.prefix}:deliveries:{stage}:{doc_id}"
+
+    # --- politeness (per host, shared by every worker) ------------------------------------
+    def host_leases(self, host: str) -> str:
+        """Sorted set: lease token -> start (ms) of each request in flight to the host."""
+        return f"{self.prefix}:host:{host}:leases"
+
+    def host_state(self, host: str) -> str:
+        """Hash: next allowed start, penalty (429/503) and mean request time of the host."""
+        return f"{self.prefix}:host:{host}"
+
+    def robots(self, origin: str) -> str:
+        """The parsed robots.txt rules of one origin (scheme://host:port), with a TTL."""
+        return f"{self.prefix}:robots:{origin}"
+
+    def robots_fetch_lock(self, origin: str) -> str:
+        """Held by the one worker fetching an origin's robots.txt."""
+        return f"{self.prefix}:robots-lock:{origin}"
 
     # --- runtime ---------------------------------------------------------------------------
     @property

@@ -11,7 +11,9 @@ from workers.clients import PerProcess, get_redis
 from workers.dedup.seen import SeenStore
 from workers.enrichment import Enricher
 from workers.fetching.http import HttpClient
+from workers.fetching.politeness import HostLimiter, HostLimits
 from workers.fetching.rawstore import RawPageStore
+from workers.fetching.robots import RobotsPolicy
 from workers.keys import Keys
 from workers.polling.poll import FeedPoller
 from workers.publishing.deadletter import DeadLetterSink
@@ -38,8 +40,18 @@ class Services:
         return SeenStore(self.redis, self.keys)
 
     @cached_property
+    def host_limiter(self) -> HostLimiter:
+        limits = HostLimits.from_settings(self.settings)
+        return HostLimiter(self.redis, self.keys, limits, self.settings)
+
+    @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(self.settings)
+        # Polls and article fetches share it, and so share each host's limit.
+        return HttpClient(self.settings, limiter=self.host_limiter)
+
+    @cached_property
+    def robots(self) -> RobotsPolicy:
+        return RobotsPolicy(self.redis, self.keys, self.http, self.settings)
 
     @cached_property
     def raw_pages(self) -> RawPageStore:

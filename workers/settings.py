@@ -54,12 +54,53 @@ class Settings(BaseSettings):
     )
     dispatch_batch: int = Field(default=1000, ge=1, description="Most feeds claimed per tick.")
     poll_interval_seconds: int = Field(
-        default=900, ge=1, description="Default interval between two polls of a feed."
+        default=900,
+        ge=1,
+        description="Interval of a feed whose publishing rate is not known yet (kept in min..max).",
     )
     poll_lease_seconds: int = Field(
         default=600,
         ge=10,
         description="A claimed feed is due again after this if its poll is lost.",
+    )
+    poll_min_interval_seconds: int = Field(
+        default=300, ge=1, description="Shortest adaptive interval between two polls of a feed."
+    )
+    poll_max_interval_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Longest adaptive interval between two polls of a feed."
+    )
+    poll_rate_factor: float = Field(
+        default=0.5,
+        gt=0,
+        description="Adaptive interval = this x the feed's usual gap between new items.",
+    )
+    poll_jitter_fraction: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Random spread of every interval and backoff (0.1 = +/-10%).",
+    )
+    poll_backoff_max_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Longest wait after consecutive poll errors."
+    )
+    feed_disable_after_404: int = Field(
+        default=3, ge=1, description="Consecutive 404s that disable a feed (410 disables at once)."
+    )
+    feed_revival_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How often a disabled feed is probed again."
+    )
+    feed_stale_factor: float = Field(
+        default=5.0,
+        gt=1,
+        description="A feed silent for this many times its usual gap is flagged stale.",
+    )
+    feed_stale_min_seconds: int = Field(
+        default=6 * 3600, ge=0, description="A feed is never flagged stale before this silence."
+    )
+    feed_health_maxlen: int = Field(
+        default=100_000,
+        ge=100,
+        description="Approximate cap of the feed-health stream (XADD MAXLEN ~).",
     )
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -75,6 +116,52 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=10 * 2**20, ge=1024, description="Largest feed body.")
     article_max_bytes: int = Field(default=5 * 2**20, ge=1024, description="Largest page body.")
     max_redirects: int = Field(default=5, ge=0, description="Redirect hops followed per request.")
+
+    # --- Politeness (one limit per host, shared by every worker) ---------------------------
+    host_max_in_flight: int = Field(
+        default=2, ge=1, description="Requests in flight to one host, across all workers."
+    )
+    host_min_interval_seconds: float = Field(
+        default=1.0, ge=0, description="Least time between two request starts to one host."
+    )
+    host_max_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest wait in a worker for a host's slot; beyond it the work is re-queued.",
+    )
+    host_penalty_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Pause of a host after a 429/503; doubles while they keep coming.",
+    )
+    host_penalty_max_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86400,
+        description="Longest pause of a host, whatever its Retry-After says.",
+    )
+    host_limits_file: Path | None = Field(
+        default=None,
+        description="YAML of per-host limits (host -> max_in_flight, min_interval_seconds); "
+        "unset = hosts.yaml in the seeds directory.",
+    )
+    robots_cache_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        le=24 * 3600,
+        description="How long a robots.txt is trusted (RFC 9309: at most 24 hours).",
+    )
+    robots_error_ttl_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="An unreachable robots.txt (5xx, timeout) disallows its site this long, "
+        "then is fetched again.",
+    )
+    robots_max_bytes: int = Field(
+        default=512 * 1024,
+        ge=500 * 1024,
+        description="Bytes of a robots.txt parsed (RFC 9309: at least 500 KiB); the rest ignored.",
+    )
 
     # --- Pipeline --------------------------------------------------------------------------
     raw_html_ttl_seconds: int = Field(
@@ -124,6 +211,8 @@ class Settings(BaseSettings):
             raise ValueError("max_deliveries must exceed max_retries (each retry is a delivery)")
         if self.process_soft_time_limit >= self.process_time_limit:
             raise ValueError("process_soft_time_limit must be below process_time_limit")
+        if self.poll_min_interval_seconds > self.poll_max_interval_seconds:
+            raise ValueError("poll_min_interval_seconds must not exceed poll_max_interval_seconds")
         return self
 
     @property

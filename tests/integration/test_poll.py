@@ -26,10 +26,12 @@ def rss(*links: str) -> str:
 def parts(
     redis_client: redis.Redis, keys: Keys, settings: Settings
 ) -> Iterator[tuple[FeedRegistry, FeedPoller, SeenStore]]:
+    """A poller without jitter, so that due times can be asserted exactly."""
     registry = FeedRegistry(redis_client, keys)
     seen = SeenStore(redis_client, keys)
     http = HttpClient(settings)
-    yield registry, FeedPoller(registry, seen, http, settings), seen
+    exact = settings.model_copy(update={"poll_jitter_fraction": 0.0})
+    yield registry, FeedPoller(registry, seen, http, exact), seen
     http.close()
 
 
@@ -100,7 +102,10 @@ def test_errors_are_recorded_with_backoff(
     assert poller.poll("f", now=9000).status == "new_entries"
     record = registry.get("f")
     assert record is not None
-    assert record.state.consecutive_errors == 0 and record.state.last_error is None
+    assert record.state.consecutive_errors == 0 and record.state.health == "active"
+    # The last error is kept (for `feeds status`), older than the last success.
+    assert record.state.last_error_reason == "feed_parse"
+    assert record.state.last_error_at == 8000 and record.state.last_success_at == 9000
 
 
 def test_unknown_and_disabled_feeds(
@@ -111,3 +116,93 @@ def test_unknown_and_disabled_feeds(
     register(registry, http_server.url("/feed"), enabled=False)
     assert poller.poll("f", now=0).status == "disabled"
     assert http_server.requests == []
+
+
+def dated_rss(*minutes: int, extra: str = "") -> str:
+    """Items published on 2024-01-01 at the given minutes after midnight (UTC)."""
+    items = "".join(
+        f"<item><link>https://n.org/{m}</link>"
+        f"<pubDate>Mon, 01 Jan 2024 {m // 60:02d}:{m % 60:02d}:00 +0000</pubDate></item>"
+        for m in minutes
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0" '
+        f'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel><title>T</title>'
+        f"{extra}{items}</channel></rss>"
+    )
+
+
+NOON = 1704110400.0  # 2024-01-01 12:00 UTC
+
+
+def test_interval_adapts_to_the_publishing_rate(
+    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+) -> None:
+    registry, poller, _ = parts
+    http_server.route("/feed", dated_rss(0, 240, 480, 720))  # every four hours
+    register(registry, http_server.url("/feed"))
+    poller.poll("f", now=NOON + 10)
+    record = registry.get("f")
+    assert record is not None
+    assert record.state.gap_seconds == 4 * 3600
+    assert registry.next_due("f") == NOON + 10 + 2 * 3600  # half the usual gap
+    # A busier feed is polled at the minimum, never more often.
+    http_server.route("/busy", dated_rss(*range(600, 721, 5)))  # every 5 minutes
+    register(registry, http_server.url("/busy"), id="busy")
+    poller.poll("busy", now=NOON + 10)
+    assert registry.next_due("busy") == NOON + 10 + 300
+
+
+def test_server_hints_are_lower_bounds_and_retry_after_a_floor(
+    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+) -> None:
+    registry, poller, _ = parts
+    busy = list(range(600, 721, 5))  # adaptive interval at the 300 s minimum
+    http_server.route("/cc", dated_rss(*busy), headers={"Cache-Control": "max-age=2400"})
+    http_server.route("/ttl", dated_rss(*busy, extra="<ttl>50</ttl>"))
+    sy = "<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>1</sy:updateFrequency>"
+    http_server.route("/sy", dated_rss(*busy, extra=sy), headers={"Cache-Control": "max-age=60"})
+    http_server.route("/ra", dated_rss(*busy), headers={"Retry-After": "5000"})
+    http_server.route("/own", dated_rss(*busy, extra="<ttl>50</ttl>"))
+    for path in ("cc", "ttl", "sy", "ra"):
+        register(registry, http_server.url(f"/{path}"), id=path)
+    register(registry, http_server.url("/own"), id="own", poll_interval_seconds=120)
+    for feed_id in ("cc", "ttl", "sy", "ra", "own"):
+        assert poller.poll(feed_id, now=NOON).status in {"new_entries", "no_new_entries"}
+    due = {feed_id: registry.next_due(feed_id) for feed_id in ("cc", "ttl", "sy", "ra", "own")}
+    assert due == {
+        "cc": NOON + 2400,  # Cache-Control max-age
+        "ttl": NOON + 3000,  # <ttl> in minutes
+        "sy": NOON + 3600,  # sy:updatePeriod beats a shorter max-age
+        "ra": NOON + 5000,  # Retry-After on a 200
+        "own": NOON + 120,  # the feed's override beats the hints
+    }
+    # A 304 without Cache-Control keeps the max-age the 200 gave.
+    http_server.route(
+        "/cc", dated_rss(*busy), etag='"x"', headers={"Cache-Control": "max-age=2400"}
+    )
+    poller.poll("cc", now=NOON + 3000)
+    assert poller.poll("cc", now=NOON + 6000).status == "not_modified"
+    assert registry.next_due("cc") == NOON + 6000 + 2400
+
+
+def test_jitter_spreads_feeds_that_start_together(
+    redis_client: redis.Redis, keys: Keys, settings: Settings, http_server: FixtureHttpServer
+) -> None:
+    registry = FeedRegistry(redis_client, keys)
+    http = HttpClient(settings)
+    poller = FeedPoller(registry, SeenStore(redis_client, keys), http, settings)
+    http_server.route("/feed", rss("https://n.org/1"), etag='"e"')
+    ids = [f"f{i}" for i in range(12)]
+    registry.sync(
+        [FeedSource(id=i, url=http_server.url("/feed"), title=i) for i in ids],
+        now=0,
+    )
+    try:
+        for feed_id in ids:
+            poller.poll(feed_id, now=1000)
+    finally:
+        http.close()
+    due = [registry.next_due(feed_id) for feed_id in ids]
+    assert all(d is not None and 1000 + 810 <= d <= 1000 + 990 for d in due)
+    assert len(set(due)) == len(ids)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from workers.cli.classify_cmd import classify
 from workers.cli.deadletter_cmd import deadletter
 from workers.cli.demo_cmd import demo
+from workers.cli.eval_cmd import eval_command
 from workers.cli.feeds_cmd import feeds
 from workers.cli.services_cmd import beat, run, worker
 from workers.cli.tail_cmd import tail
@@ -16,7 +18,7 @@ def cli() -> None:
     """Newswire: news feeds in, enriched documents out on Redis streams."""
 
 
-for command in (run, demo, worker, beat, feeds, tail, deadletter):
+for command in (run, demo, worker, beat, feeds, tail, deadletter, classify, eval_command):
     cli.add_command(command)
 
 

@@ -45,6 +45,9 @@ _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _SENTENCE_END = re.compile("[.!?…؟。！？\n][.!?…؟。！？\n\"'”’»)\\]」』）\\s]*")
 _CJK_STOPS = frozenset("。！？")
 _LETTER = re.compile(r"[^\W\d_]")
+_NOT_LETTERS = re.compile(r"[\W\d_]+")  # the complement of _LETTER
+_ASCII_NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+_EAST_ASIAN = re.compile(f"[{CJK_CLASS}\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 MAX_SENTENCE_CHARS = 300  # evidence sentences longer than this are cut around the match
 
 
@@ -142,6 +145,10 @@ class ScriptCounts:
 
 def count_scripts(sample: str) -> ScriptCounts:
     """Counts used to tell Chinese, Japanese and Korean apart by script."""
+    if sample.isascii():  # most samples: letters are a-z, A-Z, counted in C
+        return ScriptCounts(0, 0, 0, len(sample.encode().translate(None, _ASCII_NOT_LETTERS)))
+    if _EAST_ASIAN.search(sample) is None:
+        return ScriptCounts(0, 0, 0, len(_NOT_LETTERS.sub("", sample)))
     return ScriptCounts(
         han=len(_HAN.findall(sample)),
         kana=len(_KANA.findall(sample)),

@@ -1,4 +1,4 @@
-"""Fetching an article page and parking it in the raw page store."""
+"""Fetching an article page, as its site's robots.txt allows, into the raw page store."""
 
 from __future__ import annotations
 
@@ -7,13 +7,24 @@ import time
 from schemas import FeedEntry
 from workers.fetching.http import HttpClient
 from workers.fetching.rawstore import PageMeta, RawPage, RawPageStore
+from workers.fetching.robots import RobotsPolicy
 
 
 def fetch_article(
-    entry: FeedEntry, *, http: HttpClient, store: RawPageStore, max_bytes: int
+    entry: FeedEntry,
+    *,
+    http: HttpClient,
+    store: RawPageStore,
+    max_bytes: int,
+    robots: RobotsPolicy | None = None,
 ) -> PageMeta:
-    """GET the entry's page (limits and typed errors from HttpClient) and store it."""
-    response = http.get(entry.url, max_bytes=max_bytes)
+    """GET the entry's page (limits and typed errors from HttpClient) and store it.
+
+    With `robots`, the page and every redirect target must be allowed by their
+    site's robots.txt (RobotsDisallowed otherwise).
+    """
+    guard = robots.check if robots is not None else None
+    response = http.get(entry.url, max_bytes=max_bytes, guard=guard)
     meta = PageMeta(
         final_url=response.url,
         status=response.status,

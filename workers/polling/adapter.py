@@ -48,6 +48,7 @@ class ParsedFeed:
     language: str | None
     items: list[RawItem]
     ttl_minutes: int | None = None
+    update_period_seconds: int | None = None  # sy:updatePeriod / sy:updateFrequency
     warnings: list[str] = field(default_factory=list)
 
 
@@ -84,8 +85,22 @@ def _parse_xml_feed(body: bytes, content_type: str | None) -> ParsedFeed:
         language=_language(meta.get("language")),
         items=[_xml_item(e) for e in parsed.entries],
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+        update_period_seconds=_sy_update_seconds(meta),
         warnings=warnings,
     )
+
+
+_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400,
+               "yearly": 365 * 86400}  # fmt: skip
+
+
+def _sy_update_seconds(meta: Any) -> int | None:
+    """The syndication module's publishing period: updatePeriod / updateFrequency."""
+    period = _SY_PERIODS.get(str(meta.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    frequency = str(meta.get("sy_updatefrequency") or "1").strip()
+    return period // int(frequency) if frequency.isdigit() and int(frequency) > 0 else period
 
 
 def _xml_item(entry: Any) -> RawItem:

@@ -1,52 +1,130 @@
 """Polling one feed: conditional GET, parse, pick the entries never seen, reschedule.
 
-Errors never escape as exceptions: they are recorded on the feed's status with
-their typed reason, and the feed is rescheduled with exponential backoff (the
-due-time index is the retry mechanism for polls).
+Errors never escape as exceptions: they are recorded on the feed's state with
+their typed reason, and the feed is rescheduled (the due-time index is the
+retry mechanism for polls). The rules for intervals, backoff, disabling and
+staleness are in workers/polling/schedule.py; this module applies them:
+
+- success: the publishing rate learns from the entries, the next poll follows
+  the adaptive interval and the server's hints; a disabled feed that answers
+  again is active again; a permanent redirect (301/308) moves the feed, unless
+  check_feed_move_target refuses the new address;
+- failure: exponential backoff with jitter; 410 Gone, or N 404s in a row,
+  disable the feed with that reason, and a disabled feed is probed once per
+  revival interval;
+- host busy (the shared per-host limit said "not now"): the poll is simply
+  moved to when the host has room, without counting an error.
+
+State changes, errors, stale flips and moves go to the feed-health stream.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
+import random
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from schemas import FeedEntry, FeedRef
 from workers.dedup.seen import SeenStore
-from workers.errors import NewswireError, TransientError
-from workers.fetching.http import HttpClient, HttpResponse
+from workers.errors import (
+    HostBusy,
+    HttpStatusError,
+    NewswireError,
+    RefusedURL,
+    TransientError,
+)
+from workers.fetching.http import HttpClient, HttpResponse, parse_retry_after
+from workers.polling import schedule
 from workers.polling.adapter import parse_feed, to_entries
+from workers.registry import health
 from workers.registry.store import FeedRecord, FeedRegistry, FeedState
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 24 * 3600
+_ALLOWED_MOVE_SCHEMES = {"http", "https"}
 
 
 @dataclass
 class PollResult:
     feed_id: str
-    status: (
-        str  # new_entries | no_new_entries | not_modified | unchanged | error | disabled | unknown
-    )
+    # new_entries | no_new_entries | not_modified | unchanged | error | deferred
+    # | disabled (by the operator) | unknown
+    status: str
     new_entries: list[FeedEntry] = field(default_factory=list)
     error: NewswireError | None = None
     first_error_of_streak: bool = False
     problems: list[str] = field(default_factory=list)
 
 
+def check_feed_move_target(url: str) -> None:
+    """ISSUE 5 HOOK: may a permanent redirect move a feed to `url`? Raises RefusedURL if not.
+
+    For now it refuses schemes other than http(s) and hosts written as a
+    non-public IP literal (loopback, RFC 1918, link-local, shared, reserved,
+    including IPv4-mapped IPv6 and the decimal/octal forms inet_aton reads).
+    It does not resolve host names: the address policy of issue 5 replaces this
+    body with its own check of what the name resolves to.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _ALLOWED_MOVE_SCHEMES:
+        raise RefusedURL(
+            f"feed move to a {parts.scheme or 'schemeless'} URL: {url}", reason="scheme"
+        )
+    address = _ip_literal(parts.hostname or "")
+    if address is not None and not address.is_global:
+        raise RefusedURL(f"feed move to a non-public address: {url}", reason="private_address")
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # legacy numeric forms: 2130706433, 0177.0.0.1, 127.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_host_busy(exc: NewswireError) -> bool:
+    """The per-host politeness limit deferred the request: not the feed's fault."""
+    return isinstance(exc, HostBusy)
+
+
+@dataclass
+class _Outcome:
+    status: str
+    entries: list[FeedEntry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    moved: bool = False
+
+
 class FeedPoller:
     """Everything one poll needs, made once per worker process."""
 
     def __init__(
-        self, registry: FeedRegistry, seen: SeenStore, http: HttpClient, settings: Settings
+        self,
+        registry: FeedRegistry,
+        seen: SeenStore,
+        http: HttpClient,
+        settings: Settings,
+        *,
+        rng: random.Random | None = None,
     ) -> None:
         self._registry = registry
         self._seen = seen
         self._http = http
         self._settings = settings
+        self._cfg = schedule.ScheduleConfig.from_settings(settings)
+        self._rng = rng or random.Random()
 
     def poll(self, feed_id: str, *, now: float) -> PollResult:
         record = self._registry.get(feed_id)
@@ -54,46 +132,72 @@ class FeedPoller:
             return PollResult(feed_id, "unknown")
         if not record.source.enabled:
             return PollResult(feed_id, "disabled")
-        state = record.state.model_copy()
+        before = record.state
+        state = before.model_copy()
         state.last_polled_at = now
+        error: NewswireError | None = None
+        outcome = _Outcome("error")
         try:
-            result = self._poll_once(record, state, now)
+            outcome = self._poll_once(record, state, now)
         except NewswireError as exc:
-            result = self._record_error(record, state, exc, now)
-        self._registry.save_state(feed_id, state)
-        return result
+            if is_host_busy(exc):
+                return self._defer(feed_id, exc, now)
+            error = exc
+            self._record_error(record, state, exc, now)
+        state.stale = schedule.is_stale(self._cfg, health.rate_of(state), now=now)
+        self._save(record, before, state, now, failed=error is not None, moved=outcome.moved)
+        if error is not None:
+            first = state.consecutive_errors == 1
+            return PollResult(feed_id, "error", error=error, first_error_of_streak=first)
+        return PollResult(feed_id, outcome.status, outcome.entries, problems=outcome.problems)
 
-    def _poll_once(self, record: FeedRecord, state: FeedState, now: float) -> PollResult:
-        source = record.source
+    # --- one request -----------------------------------------------------------------------
+    def _poll_once(self, record: FeedRecord, state: FeedState, now: float) -> _Outcome:
         response = self._http.get(
-            str(source.url),
+            record.url,
             max_bytes=self._settings.feed_max_bytes,
             headers=_conditional_headers(state),
         )
+        outcome = self._read_body(record, state, response, now)
+        # Validators only after the body was read and parsed: a broken body must not
+        # be answered with 304s (and counted a success) from now on.
         state.etag = response.headers.get("etag", state.etag)
         state.last_modified = response.headers.get("last-modified", state.last_modified)
+        max_age = schedule.cache_max_age(response.headers.get("cache-control"))
+        if response.status != 304 or max_age is not None:
+            state.max_age_seconds = max_age  # a bare 304 keeps what the last 200 said
+        outcome.moved = self._follow_move(record, state, response, outcome)
+        self._succeeded(record, state, now, outcome.status, response)
+        return outcome
+
+    def _read_body(
+        self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
+    ) -> _Outcome:
         if response.status == 304:
-            return self._succeeded(record, state, now, "not_modified")
+            return _Outcome("not_modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if body_hash == state.body_hash:
             # The server ignored our validators but sent the same bytes: skip parsing.
-            return self._succeeded(record, state, now, "unchanged")
-        entries, problems = self._parse(record, response, now)
+            return _Outcome("unchanged")
+        entries, problems = self._parse(record, state, response, now)
         state.body_hash = body_hash
         fresh = self._select_new(entries)
         state.entries_total += len(fresh)
-        result = self._succeeded(record, state, now, "new_entries" if fresh else "no_new_entries")
-        result.new_entries, result.problems = fresh, problems
-        return result
+        self._learn_rate(state, entries, fresh, now)
+        return _Outcome("new_entries" if fresh else "no_new_entries", fresh, problems)
 
     def _parse(
-        self, record: FeedRecord, response: HttpResponse, now: float
+        self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
     ) -> tuple[list[FeedEntry], list[str]]:
         parsed = parse_feed(response.body, response.content_type)
         source = record.source
-        ref = FeedRef(id=source.id, url=str(source.url), title=parsed.title or source.title)
+        ref = FeedRef(id=source.id, url=record.url, title=parsed.title or source.title)
         entries, problems = to_entries(
             parsed, ref, feed_language=source.language, now=datetime.fromtimestamp(now, UTC)
+        )
+        state.ttl_seconds = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
+        state.update_period_seconds = (
+            float(parsed.update_period_seconds) if parsed.update_period_seconds else None
         )
         for problem in [*parsed.warnings, *problems]:
             log.info("feed %s: %s", source.id, problem)
@@ -105,40 +209,140 @@ class FeedPoller:
         claimed = self._seen.claim_inflight(unseen, self._settings.inflight_ttl_seconds)
         return [by_id[doc_id] for doc_id in claimed]
 
+    @staticmethod
+    def _learn_rate(
+        state: FeedState, entries: list[FeedEntry], fresh: list[FeedEntry], now: float
+    ) -> None:
+        # Publication dates tell when items appeared; without them, discovery does.
+        dated = [e.published_at.timestamp() for e in entries if e.published_at is not None]
+        times = dated or [now] * len(fresh)
+        rate = schedule.observe_items(health.rate_of(state), times, now=now)
+        state.gap_seconds, state.gap_samples = rate.gap_seconds, rate.samples
+        state.last_item_at = rate.last_item_at
+
+    def _follow_move(
+        self, record: FeedRecord, state: FeedState, response: HttpResponse, outcome: _Outcome
+    ) -> bool:
+        target = response.permanent_redirect_to
+        if not target or target == record.url:
+            return False
+        try:
+            check_feed_move_target(target)
+        except RefusedURL as exc:
+            log.warning("feed %s: permanent redirect not followed: %s", record.source.id, exc)
+            outcome.problems.append(f"permanent redirect refused ({exc.reason}): {target}")
+            return False
+        log.info("feed %s: moved permanently from %s to %s", record.source.id, record.url, target)
+        state.moved_url = None if target == str(record.source.url) else target
+        return True
+
+    # --- outcomes --------------------------------------------------------------------------
     def _succeeded(
-        self, record: FeedRecord, state: FeedState, now: float, status: str
-    ) -> PollResult:
+        self, record: FeedRecord, state: FeedState, now: float, status: str, response: HttpResponse
+    ) -> None:
         state.last_status = status
         state.last_success_at = now
         state.consecutive_errors = 0
-        state.last_error = None
-        state.last_error_reason = None
-        state.next_poll_at = now + self._interval(record)
-        return PollResult(record.source.id, status)
+        state.consecutive_not_found = 0
+        state.health = "active"  # also revives a disabled feed that answers again
+        state.disabled_reason = None
+        state.disabled_at = None
+        hints = self._hints(
+            state, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
+        interval = schedule.poll_interval(
+            self._cfg,
+            health.rate_of(state),
+            override=record.source.poll_interval_seconds,
+            hints=hints,
+            rand=self._rng.random(),
+        )
+        state.next_poll_at = now + interval
 
     def _record_error(
         self, record: FeedRecord, state: FeedState, exc: NewswireError, now: float
-    ) -> PollResult:
-        feed_id = record.source.id
-        interval = self._interval(record)
+    ) -> None:
+        status = exc.status if isinstance(exc, HttpStatusError) else None
         state.consecutive_errors += 1
+        state.consecutive_not_found = state.consecutive_not_found + 1 if status == 404 else 0
         state.last_status = "error"
+        state.last_error_at = now
         state.last_error = exc.message[:500]
         state.last_error_reason = exc.reason
-        delay = min(interval * 2 ** min(state.consecutive_errors - 1, 10), MAX_BACKOFF_SECONDS)
-        if isinstance(exc, TransientError) and exc.retry_after:
-            delay = max(delay, exc.retry_after)
+        state.last_error_kind = health.error_kind(exc)
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        reason = schedule.disable_reason(
+            self._cfg, status=status, consecutive_not_found=state.consecutive_not_found
+        )
+        if reason is not None and state.health != "disabled":
+            state.health, state.disabled_reason, state.disabled_at = "disabled", reason, now
+        if state.health == "disabled":
+            delay = schedule.revival_delay(
+                self._cfg, retry_after=retry_after, rand=self._rng.random()
+            )
+        else:
+            state.health = "erroring"
+            delay = schedule.backoff_delay(
+                self._cfg,
+                normal=self._normal_interval(record, state),
+                consecutive_errors=state.consecutive_errors,
+                retry_after=retry_after,
+                rand=self._rng.random(),
+            )
         state.next_poll_at = now + delay
         log.warning(
-            "feed %s: poll failed (%s, %d in a row), next try in %.0fs: %s",
-            feed_id, exc.reason, state.consecutive_errors, delay, exc.message,
+            "feed %s: poll failed (%s, %d in a row, %s), next try in %.0fs: %s",
+            record.source.id, exc.reason, state.consecutive_errors, state.health, delay,
+            exc.message,
         )  # fmt: skip
-        return PollResult(
-            feed_id, "error", error=exc, first_error_of_streak=state.consecutive_errors == 1
+
+    def _defer(self, feed_id: str, exc: NewswireError, now: float) -> PollResult:
+        wait = (exc.retry_after if isinstance(exc, TransientError) else None) or 1.0
+        # Spread the feeds of one busy host, or they all come back at the same instant.
+        at = now + wait * (1 + self._cfg.jitter * self._rng.random())
+        self._registry.reschedule(feed_id, at)
+        log.debug("feed %s: host busy, poll moved by %.1fs", feed_id, at - now)
+        return PollResult(feed_id, "deferred")
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _hints(self, state: FeedState, *, retry_after: float | None = None) -> schedule.ServerHints:
+        return schedule.ServerHints(
+            ttl=state.ttl_seconds,
+            update_period=state.update_period_seconds,
+            max_age=state.max_age_seconds,
+            retry_after=retry_after,
         )
 
-    def _interval(self, record: FeedRecord) -> float:
-        return float(record.source.poll_interval_seconds or self._settings.poll_interval_seconds)
+    def _normal_interval(self, record: FeedRecord, state: FeedState) -> float:
+        return schedule.normal_interval(
+            self._cfg,
+            health.rate_of(state),
+            override=record.source.poll_interval_seconds,
+            hints=self._hints(state),
+        )
+
+    def _save(
+        self,
+        record: FeedRecord,
+        before: FeedState,
+        state: FeedState,
+        now: float,
+        *,
+        failed: bool,
+        moved: bool,
+    ) -> None:
+        changes = health.changes_between(before, state, failed=failed, moved=moved)
+        event = None
+        if changes:
+            after = FeedRecord(record.source, state)
+            snap = health.snapshot(after, now=now, cfg=self._cfg, previous=before, changes=changes)
+            event = health.stream_fields(snap)
+        self._registry.save_state(
+            record.source.id,
+            state,
+            health_event=event,
+            health_maxlen=self._settings.feed_health_maxlen,
+        )
 
 
 def _conditional_headers(state: FeedState) -> dict[str, str]:

@@ -5,12 +5,32 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from schemas import Document, Extraction, FeedEntry
+from schemas import Document, Enrichment, Extraction, FeedEntry
 from workers.dedup.seen import content_hash
 from workers.enrichment import Enricher
 from workers.fetching.rawstore import RawPage
-from workers.processing.decode import decode_page
-from workers.processing.extract import EXTRACTOR_NAME, extract_article
+from workers.processing.decode import DecodedPage, decode_page
+from workers.processing.extract import EXTRACTOR_NAME, ExtractedArticle, extract_article
+
+
+def read_page(
+    body: bytes, content_type: str | None, url: str | None
+) -> tuple[DecodedPage, ExtractedArticle]:
+    """Decode a page's bytes and extract its article. Raises DecodeError or ExtractionError."""
+    decoded = decode_page(body, content_type)
+    return decoded, extract_article(decoded.html, url=url)
+
+
+def enrich_text(
+    enricher: Enricher,
+    text: str,
+    *,
+    title: str | None,
+    html_lang: str | None,
+    feed_lang: str | None,
+) -> Enrichment:
+    """The process stage's enrichment of an article (also `newswire classify` and `eval`)."""
+    return enricher.enrich(text, title=title, html_lang=html_lang, feed_lang=feed_lang)
 
 
 def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Document:
@@ -18,11 +38,14 @@ def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Docum
 
     Raises DecodeError or ExtractionError (permanent) when the page yields no text.
     """
-    decoded = decode_page(page.body, page.meta.content_type)
-    article = extract_article(decoded.html, url=page.meta.final_url)
+    decoded, article = read_page(page.body, page.meta.content_type, page.meta.final_url)
     started = time.perf_counter()
-    enrichment = enricher.enrich(
-        article.text, title=article.title, html_lang=article.html_lang, feed_lang=entry.language
+    enrichment = enrich_text(
+        enricher,
+        article.text,
+        title=article.title,
+        html_lang=article.html_lang,
+        feed_lang=entry.language,
     )
     enrich_ms = (time.perf_counter() - started) * 1000
     return Document(
@@ -41,6 +64,7 @@ def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Docum
         topics=enrichment.topics,
         taxonomy_version=enrichment.taxonomy_version,
         entities=enrichment.entities,
+        arms_transfers=enrichment.arms_transfers,
         content_hash=content_hash(article.text),
         extraction=Extraction(
             source="article_page",

@@ -6,12 +6,17 @@ sorted set of due times. The dispatcher claims due feeds with one Lua script
 that moves each claimed feed's due time a lease ahead, so two dispatchers (or
 two beats) can never claim the same feed for the same due time; a poll that is
 lost makes its feed due again when the lease runs out.
+
+The source is the operator's declaration and is only changed by sync; what
+polling learns (a permanent redirect's new URL, health, publishing rate) lives
+in the state fields, and a new declared URL resets what belonged to the old one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
@@ -31,27 +36,57 @@ return due
 
 
 class FeedState(BaseModel):
-    """What the registry remembers about a feed between two polls."""
+    """What the registry remembers about a feed between two polls (one field per hash field)."""
 
     model_config = ConfigDict(extra="ignore")
 
+    # conditional GET and body-hash skip
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    # outcome of the last polls
     last_polled_at: float | None = None
     last_success_at: float | None = None
-    last_status: str | None = None  # new_entries | not_modified | unchanged | error
+    last_status: str | None = None  # new_entries | not_modified | unchanged | error ...
+    last_error_at: float | None = None  # the last error is kept after a recovery
     last_error: str | None = None
     last_error_reason: str | None = None
+    last_error_kind: str | None = None  # schemas.feed_health.ErrorKind
     consecutive_errors: int = 0
+    consecutive_not_found: int = 0
     entries_total: int = 0
     next_poll_at: float | None = None
+    # health (see workers/registry/health.py)
+    health: Literal["active", "erroring", "disabled"] = "active"
+    disabled_reason: str | None = None
+    disabled_at: float | None = None
+    stale: bool = False
+    moved_url: str | None = None  # where a permanent redirect moved the feed
+    # publishing rate and server hints (see workers/polling/schedule.py)
+    gap_seconds: float | None = None
+    gap_samples: int = 0
+    last_item_at: float | None = None
+    ttl_seconds: float | None = None  # RSS <ttl> of the last parsed body
+    update_period_seconds: float | None = None  # its sy:updatePeriod / sy:updateFrequency
+    max_age_seconds: float | None = None  # Cache-Control max-age of the last response
+
+
+# Fields that belong to a feed's URL: a new declared URL forgets them and revives the feed.
+_URL_BOUND_FIELDS = (
+    "moved_url", "etag", "last_modified", "body_hash", "health", "disabled_reason",
+    "disabled_at", "consecutive_errors", "consecutive_not_found", "max_age_seconds",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FeedRecord:
     source: FeedSource
     state: FeedState
+
+    @property
+    def url(self) -> str:
+        """The URL to poll: where the feed moved to, else the declared one."""
+        return self.state.moved_url or str(self.source.url)
 
 
 @dataclass
@@ -84,12 +119,16 @@ class FeedRegistry:
             else:
                 report.unchanged.append(feed.id)
                 continue
+            new_url = stored is not None and _declared_url(stored) != str(feed.url)
             pipe = self._redis.pipeline(transaction=True)
             pipe.hset(key, "source", payload)
             pipe.sadd(self._keys.feed_ids, feed.id)
+            if new_url:
+                # The operator gave a new URL: forget the old one's validators and verdicts.
+                pipe.hdel(key, *_URL_BOUND_FIELDS)
             if feed.enabled:
-                # NX: a feed already scheduled keeps its due time.
-                pipe.zadd(self._keys.feeds_due, {feed.id: now}, nx=True)
+                # NX: a feed already scheduled keeps its due time (a new URL is polled now).
+                pipe.zadd(self._keys.feeds_due, {feed.id: now}, nx=not new_url)
             else:
                 pipe.zrem(self._keys.feeds_due, feed.id)
             pipe.execute()
@@ -118,8 +157,20 @@ class FeedRegistry:
         claimed = self._claim(keys=[self._keys.feeds_due], args=[now, limit, now + lease_seconds])
         return [c.decode() for c in cast(list[bytes], claimed)]
 
-    def save_state(self, feed_id: str, state: FeedState, *, enabled: bool = True) -> None:
-        """Store the state after a poll and put the feed back on the schedule."""
+    def save_state(
+        self,
+        feed_id: str,
+        state: FeedState,
+        *,
+        enabled: bool = True,
+        health_event: Mapping[str, str] | None = None,
+        health_maxlen: int = 100_000,
+    ) -> None:
+        """Store the state after a poll and put the feed back on the schedule.
+
+        A health event, when given, goes to the feed-health stream in the same
+        transaction, so the stream never tells of a state the registry lacks.
+        """
         fields: dict[Any, Any] = {
             k: _encode(v) for k, v in state.model_dump().items() if v is not None
         }
@@ -130,7 +181,30 @@ class FeedRegistry:
             pipe.hdel(self._keys.feed(feed_id), *empty)
         if enabled and state.next_poll_at is not None:
             pipe.zadd(self._keys.feeds_due, {feed_id: state.next_poll_at}, xx=True)
+        if health_event is not None:
+            event_fields: dict[Any, Any] = dict(health_event)
+            pipe.xadd(
+                self._keys.feed_health_stream,
+                event_fields,
+                maxlen=health_maxlen,
+                approximate=True,
+            )
         pipe.execute()
+
+    def reschedule(self, feed_id: str, at: float) -> None:
+        """Move a feed's next poll, touching nothing else (a deferred poll)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._keys.feed(feed_id), "next_poll_at", _encode(at))
+        pipe.zadd(self._keys.feeds_due, {feed_id: at}, xx=True)
+        pipe.execute()
+
+    def due_times(self) -> dict[str, float]:
+        """Every scheduled feed's next due time (one round trip, for status listings)."""
+        rows = cast(
+            list[tuple[bytes, float]],
+            self._redis.zrange(self._keys.feeds_due, 0, -1, withscores=True),
+        )
+        return {feed_id.decode(): float(score) for feed_id, score in rows}
 
     def next_due(self, feed_id: str) -> float | None:
         score = self._redis.zscore(self._keys.feeds_due, feed_id)
@@ -139,6 +213,10 @@ class FeedRegistry:
 
 def _encode(value: Any) -> str:
     return str(int(value)) if isinstance(value, bool) else str(value)
+
+
+def _declared_url(stored_source: bytes) -> str:
+    return str(FeedSource.model_validate_json(stored_source).url)
 
 
 def _record_from_hash(raw: dict[bytes, bytes]) -> FeedRecord:

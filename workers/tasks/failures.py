@@ -7,6 +7,8 @@ swallowed silently: a soft limit dead-letters the work with reason time_limit.
 A document whose stage keeps dying before it can fail properly (a worker
 killed by a poison page, a hard time limit) is counted by delivery and
 dead-lettered with reason poison once it exceeds `max_deliveries`.
+HostBusy (the host's politeness limit has no slot) is no failure: the task is
+sent again for when a slot is expected, spending neither a retry nor a delivery.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from schemas.deadletter import Stage
-from workers.errors import PermanentError, TransientError
+from workers.errors import HostBusy, PermanentError, TransientError
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import get_services
 
@@ -60,6 +62,8 @@ def run_stage(
         return None
     try:
         result = work()
+    except HostBusy as exc:
+        _requeue_for_host(task, context, exc)
     except PermanentError as exc:
         context.give_up(exc)
         return None
@@ -109,6 +113,12 @@ class _FailureContext:
         if self.delivery_key:
             get_services().redis.delete(self.delivery_key)
 
+    def uncount_delivery(self) -> None:
+        """This start ended properly without doing the work: it is no delivery."""
+        key = self.delivery_key
+        if key and int(get_services().redis.decr(key)) <= 0:
+            get_services().redis.delete(key)
+
 
 def _count_delivery(context: _FailureContext) -> int:
     """How many times this stage has started on this document, this one included."""
@@ -122,6 +132,25 @@ def _count_delivery(context: _FailureContext) -> int:
     pipe.expire(key, services.settings.visibility_timeout * (services.settings.max_deliveries + 2))
     count, _ = pipe.execute()
     return int(count)
+
+
+def _requeue_for_host(task: Task, context: _FailureContext, exc: HostBusy) -> NoReturn:
+    """Send the task again for when its host should have a slot, and raise celery's Retry.
+
+    task.retry would count a retry; this copy keeps the retries count it came with.
+    The delay stays under the retry cap, hence under the visibility timeout.
+    """
+    settings = get_services().settings
+    countdown = min(max(exc.retry_after or 0.0, 0.1), settings.retry_backoff_max_seconds)
+    context.uncount_delivery()
+    if task.request.called_directly:
+        raise exc
+    again = task.signature_from_request(
+        task.request, countdown=countdown, retries=task.request.retries
+    )
+    again.apply_async()
+    log.info("%s: %s; again in %.1fs", task.name, exc.message, countdown)
+    raise Retry(exc=exc, when=countdown, sig=again) from exc
 
 
 def _retry_or_give_up(task: Task, exc: Exception) -> None:

@@ -25,6 +25,7 @@ def fetch_article(self: Task, entry_json: dict[str, Any]) -> None:
             http=services.http,
             store=services.raw_pages,
             max_bytes=services.settings.article_max_bytes,
+            robots=services.robots,
         ),
         stage="fetch",
         payload={"entry": entry_json},

@@ -1,0 +1,1301 @@
+"""Arms-transfer details: who supplies arms to whom, what, how many, how far along.
+
+For a document tagged arms_transfers, ``ArmsExtractor.extract`` reads the
+sentences that carry the topic's evidence and their neighbours, and turns each
+sentence that states a transfer into a *statement*:
+
+1. parties: the country and armed-group mentions that the entity resolver kept
+   (their spans come from ``entity_hits``, their codes from the matcher hits:
+   no second gazetteer), limited to the groups the data file lists;
+2. cues: one pass of a per-language matcher (compiled at start-up) over the
+   sentence: transfer verbs and nouns (supply side: sell, deliver, fournir,
+   liefern, поставлять, 提供, 供与; acquire side: buy, obtain, 购买), system
+   terms by category, status cues, passive auxiliaries, negations;
+3. roles, strongest first: a party *marked* as recipient ("to", "à", "an",
+   "для", "إلى", 向, に, -에게, -'ya), supplier ("from", "из", 从, から) or
+   passive agent ("by", "par", 由, によって) is sure; a bare party *placed* as
+   the agent of a transfer verb or noun (nearest before it in SVO languages,
+   first of the clause in German, marked by が/이 in Japanese and Korean,
+   after the verb in Arabic VSO) or as its object is likely; a demonym stuck
+   to a system ("North Korean shells") is a weak hint of the supplier;
+4. the sentence's status: a denial beats everything, then delivered (unless a
+   future or conditional cue stands just before), agreed, negotiated (talks,
+   requests, future, conditional); a negated transfer with no other cue is
+   denied.
+
+Precision comes first: two parties of equal strength competing for one role,
+or one party claimed for both roles, leave that role empty, and a statement
+needs a transfer cue and a weapon in its sentence. Statements are merged per
+supplier-recipient pair; a statement that names one side only joins the single
+pair that shares it, or stands alone. The cue lexicons are data, one section
+per language, in ``seeds/taxonomy/details/arms_transfers.yaml`` (format at its
+top); a malformed file fails at start-up with its name and line.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from schemas.enrichment import ArmsQuantity, ArmsTransferDetail, Evidence, TopicMatch
+from workers.enrichment.entities import Gazetteer
+from workers.enrichment.lexicon import Case, Entry, Hit, Matcher, Tag, WordPattern, case_of
+from workers.enrichment.morph import variants_for
+from workers.enrichment.seedfile import Fields, Node, display_name, load
+from workers.enrichment.taxonomy import KNOWN_LANGUAGES, parse_term
+from workers.enrichment.text import WORD_RE, Sentences, fold, has_cjk, sentence_snippet
+from workers.enrichment.topics import ConceptHit
+from workers.errors import ConfigurationError
+
+ARMS_TOPIC = "arms_transfers"
+DETAILS_FILE = Path("taxonomy") / "details" / "arms_transfers.yaml"
+LAYER = "arms"
+GENERIC_SYSTEM = "weapons"  # dropped from a detail that names something more specific
+MAX_EVIDENCE = 12
+_CJK_LANGUAGES = frozenset({"zh", "ja"})
+
+# Marker roles: what a word next to a party says about it.
+RECIPIENT, SUPPLIER, AGENT = "recipient", "supplier", "agent"
+SUBJECT, GENITIVE, NEUTRAL, ORIGIN = "subject", "genitive", "neutral", "origin"
+MARKER_ROLES = (RECIPIENT, SUPPLIER, AGENT, SUBJECT, GENITIVE, NEUTRAL, ORIGIN)
+
+# Cue kinds (tag kinds of the arms matcher).
+SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN = (
+    "supply_verb",
+    "supply_noun",
+    "acquire_verb",
+    "acquire_noun",
+)
+ARMS_TRADE = "arms_trade"  # nouns that already mean a supply of arms: arms sales, 军售
+TRANSFER_KINDS = frozenset({SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN, ARMS_TRADE})
+VERB_KINDS = frozenset({SUPPLY_VERB, ACQUIRE_VERB})
+ACQUIRE_KINDS = frozenset({ACQUIRE_VERB, ACQUIRE_NOUN})
+STATUS_KINDS = ("denied", "delivered", "agreed", "negotiated", "future")
+OTHER_KINDS = ("passive", "negation")
+CUE_KINDS = (*sorted(TRANSFER_KINDS), *STATUS_KINDS, *OTHER_KINDS)
+SYSTEM = "system"
+ORDERS = ("svo", "v2", "sov", "vso")
+
+STRONG, MEDIUM, WEAK = 3, 2, 1
+MAX_PARTY_DISTANCE = 12  # units (words, or two CJK characters) from a party to its cue
+MAX_AGENT_DISTANCE = 15
+OBJECT_DISTANCE = 3
+WINDOW_AFTER = 8  # units after a transfer cue where its systems are looked for
+WINDOW_BEFORE = 3
+SOV_WINDOW_BEFORE = 12
+MAX_FILLERS = 3
+_HARD_BREAKS = ";()（）—"
+_CLAUSE_BREAKS = ",;:()，、；：（）—"
+_APOSTROPHES = "'’"
+_YEAR = re.compile(r"^(19|20)\d\d$")
+_HAN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+               "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_HAN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_HAN_BIG = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
+_HAN_NUMERAL = "[零〇一二两兩三四五六七八九十百千万萬亿億]+"
+
+
+# -- the data, compiled ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Words next to a party that give it a role; `endings` restrict the party's case."""
+
+    words: tuple[str, ...]  # folded words (a single string in Chinese and Japanese)
+    endings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuantityRules:
+    pattern: re.Pattern[str]
+    values: dict[str, float]  # folded number word, multiplier or vague amount -> value
+    vague: frozenset[str]
+    after_system: bool  # amounts may follow what they count (砲弾100万発)
+
+
+@dataclass(frozen=True)
+class LanguageRules:
+    """Everything the extractor knows about one language, compiled."""
+
+    lang: str
+    order: str
+    cjk: bool
+    adjective_pattern: re.Pattern[str] | None
+    adjective_lowercase: bool
+    adjective_after: bool
+    fillers: frozenset[str]
+    conjunctions: frozenset[str]
+    before: tuple[tuple[str, Marker], ...]  # longest first
+    after: tuple[tuple[str, Marker], ...]
+    prefixes: dict[str, str]
+    suffixes: dict[str, str]
+    noun_object_endings: tuple[str, ...] | None
+    future_endings: tuple[str, ...]
+    matcher: Matcher
+    quantity: QuantityRules
+    known_names: frozenset[str]  # folded aliases, to tell a prefix or particle from the name
+
+
+@dataclass(frozen=True)
+class ArmsRules:
+    languages: dict[str, LanguageRules]
+    categories: tuple[str, ...]  # system categories, most specific first
+    parties: dict[str, str]  # organisation id -> "" (reported as itself) or a country code
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load_arms_rules(seeds_dir: Path, gazetteer: Gazetteer) -> ArmsRules:
+    """Read and compile the arms-details file. Raises ConfigurationError (file and line)."""
+    path = seeds_dir / DETAILS_FILE
+    display = display_name(path, seeds_dir)
+    if not path.is_file():
+        raise ConfigurationError(f"{display}: file not found")
+    fields = load(path, display).mapping("a mapping (categories, parties, languages)")
+    fields.refuse_unknown({"categories", "parties", "languages"})
+    for key in ("categories", "languages"):
+        if key not in fields:
+            raise ConfigurationError(f"{display}, line 1: missing `{key}`")
+    categories = tuple(fields["categories"].mapping("a mapping of system categories"))
+    if GENERIC_SYSTEM not in categories:
+        raise fields.key("categories").error(f"the category {GENERIC_SYSTEM!r} is required")
+    parties = _read_parties(fields.get("parties"), gazetteer)
+    languages = {}
+    specs = fields["languages"].mapping("a mapping of language codes")
+    for lang, spec in specs.items():
+        if lang not in KNOWN_LANGUAGES:
+            raise specs.key(lang).error(f"unknown language code {lang!r}")
+        languages[lang] = _read_language(lang, spec, categories, gazetteer)
+    return ArmsRules(languages, categories, parties)
+
+
+def _read_parties(node: Node | None, gazetteer: Gazetteer) -> dict[str, str]:
+    if node is None or node.is_null():
+        return {}
+    out = {}
+    specs = node.mapping("a mapping: organisation id -> group or a country code")
+    for org, value in specs.items():
+        if ("organisation", org) not in gazetteer.infos:
+            raise specs.key(org).error(f"unknown organisation {org!r} (see seeds/gazetteer)")
+        target = value.text("`group` or an ISO 3166-1 alpha-2 code")
+        if target != "group" and ("country", target) not in gazetteer.infos:
+            raise value.error(f"{target!r} is neither `group` nor a known country code")
+        out[org] = "" if target == "group" else target
+    return out
+
+
+_LANGUAGE_KEYS = {
+    "order", "adjectives", "fillers", "conjunctions", "markers", "markers_after", "attached",
+    "noun_object_endings", "future_endings", "cues", "systems", "quantity",
+}  # fmt: skip
+
+
+def _read_language(
+    lang: str, node: Node, categories: tuple[str, ...], gazetteer: Gazetteer
+) -> LanguageRules:
+    fields = node.mapping(f"language {lang}: a mapping")
+    fields.refuse_unknown(_LANGUAGE_KEYS, f"language {lang}")
+    for key in ("order", "cues", "systems"):
+        if key not in fields:
+            raise fields.key(next(iter(fields))).error(f"language {lang}: missing `{key}`")
+    order = fields["order"].text()
+    if order not in ORDERS:
+        raise fields["order"].error(f"language {lang}: order must be one of {', '.join(ORDERS)}")
+    cjk = lang in _CJK_LANGUAGES
+    pattern, lowercase, after = _read_adjectives(fields.get("adjectives"), lang)
+    entries = _read_cues(fields["cues"], lang) + _read_systems(fields["systems"], lang, categories)
+    prefixes, suffixes = _read_attached(fields.get("attached"), lang)
+    return LanguageRules(
+        lang=lang,
+        order=order,
+        cjk=cjk,
+        adjective_pattern=pattern,
+        adjective_lowercase=lowercase,
+        adjective_after=after,
+        fillers=frozenset(_folded_list(fields.get("fillers"), lang, "fillers")),
+        conjunctions=frozenset(_folded_list(fields.get("conjunctions"), lang, "conjunctions")),
+        before=_read_markers(fields.get("markers"), lang, cjk, "markers"),
+        after=_read_markers(fields.get("markers_after"), lang, cjk, "markers_after"),
+        prefixes=prefixes,
+        suffixes=suffixes,
+        noun_object_endings=(
+            tuple(_folded_list(fields["noun_object_endings"], lang, "noun_object_endings"))
+            if "noun_object_endings" in fields
+            else None
+        ),
+        future_endings=tuple(_folded_list(fields.get("future_endings"), lang, "future_endings")),
+        matcher=Matcher(entries, variants_for(lang), cjk_units=cjk),
+        quantity=_read_quantity(fields.get("quantity"), lang, cjk or lang == "ko"),
+        known_names=_known_names(gazetteer, lang),
+    )
+
+
+def _folded_list(node: Node | None, lang: str, what: str) -> list[str]:
+    if node is None or node.is_null():
+        return []
+    return [fold(text) for text, _ in node.texts(f"language {lang}: {what}: a list of words")]
+
+
+def _read_adjectives(node: Node | None, lang: str) -> tuple[re.Pattern[str] | None, bool, bool]:
+    """How a demonym is told from a country name: a pattern on the folded mention,
+    or a lower-case first letter; and whether it follows its noun."""
+    if node is None:
+        return None, False, False
+    fields = node.mapping(f"language {lang}: adjectives: pattern, lowercase, position")
+    fields.refuse_unknown({"pattern", "lowercase", "position"}, f"language {lang}, adjectives")
+    pattern = None
+    if "pattern" in fields:
+        try:
+            pattern = re.compile(fields["pattern"].text())
+        except re.error as exc:
+            raise fields["pattern"].error(f"language {lang}: bad pattern: {exc}") from exc
+    lowercase = "lowercase" in fields and fields["lowercase"].text() in ("true", "True", "yes")
+    position = fields["position"].text() if "position" in fields else "before"
+    if position not in ("before", "after"):
+        raise fields["position"].error(f"language {lang}: position must be before or after")
+    return pattern, lowercase, position == "after"
+
+
+def _read_markers(
+    node: Node | None, lang: str, cjk: bool, what: str
+) -> tuple[tuple[str, Marker], ...]:
+    if node is None or node.is_null():
+        return ()
+    out: list[tuple[str, Marker]] = []
+    specs = node.mapping(f"language {lang}: {what}: a mapping of roles")
+    for role, items in specs.items():
+        if role not in MARKER_ROLES:
+            raise specs.key(role).error(
+                f"language {lang}: {what}: unknown role {role!r} "
+                f"(expected {', '.join(MARKER_ROLES)})"
+            )
+        if items.is_null():
+            continue
+        for item in items.sequence(f"language {lang}: {what}.{role}: a list"):
+            out.append((role, _read_marker(item, lang, cjk, f"{what}.{role}")))
+    out.sort(key=lambda pair: -len(pair[1].words) if not cjk else -len(pair[1].words[0]))
+    return tuple(out)
+
+
+def _read_marker(item: Node, lang: str, cjk: bool, where: str) -> Marker:
+    """A marker: 'to', 'out of', or {word: в, endings: [ю, у]} (the party's case endings)."""
+    endings: tuple[str, ...] = ()
+    if isinstance(item.node, type(item.mapping.__self__.node)) and not item.is_sequence():
+        pass
+    try:
+        written = item.text()
+    except ConfigurationError:
+        fields = item.mapping(f"language {lang}, {where}: a word or {{word, endings}}")
+        fields.refuse_unknown({"word", "endings"}, f"language {lang}, {where}")
+        if "word" not in fields:
+            raise item.error(f"language {lang}, {where}: marker without `word`") from None
+        written = fields["word"].text()
+        endings = tuple(_folded_list(fields.get("endings"), lang, f"{where} endings"))
+    if cjk or has_cjk(written):
+        return Marker((fold(written.replace(" ", "")),), endings)
+    words = tuple(fold(w) for w in WORD_RE.findall(written))
+    if not words:
+        raise item.error(f"language {lang}, {where}: {written!r} has no letters")
+    return Marker(words, endings)
+
+
+def _read_attached(node: Node | None, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Particles glued to a party: Arabic prefixes (لروسيا), Korean particles (러시아에),
+    Turkish case endings after an apostrophe (Rusya'ya)."""
+    if node is None or node.is_null():
+        return {}, {}
+    fields = node.mapping(f"language {lang}: attached: prefix and/or suffix")
+    fields.refuse_unknown({"prefix", "suffix"}, f"language {lang}, attached")
+    out: list[dict[str, str]] = []
+    for side in ("prefix", "suffix"):
+        table: dict[str, str] = {}
+        if side in fields:
+            roles = fields[side].mapping(f"language {lang}: attached.{side}: roles")
+            for role, items in roles.items():
+                if role not in MARKER_ROLES:
+                    raise roles.key(role).error(f"language {lang}: unknown role {role!r}")
+                for affix in _folded_list(items, lang, f"attached.{side}.{role}"):
+                    table[affix] = role
+        out.append(table)
+    return out[0], out[1]
+
+
+def _read_cues(node: Node, lang: str) -> list[Entry]:
+    entries: list[Entry] = []
+    specs = node.mapping(f"language {lang}: cues: a mapping of cue kinds")
+    for kind, items in specs.items():
+        if kind not in CUE_KINDS:
+            raise specs.key(kind).error(
+                f"language {lang}: unknown cue kind {kind!r} (expected {', '.join(CUE_KINDS)})"
+            )
+        entries += _entries(items, lang, f"cues.{kind}", Tag(LAYER, kind, ""))
+    if not any(e.tag.kind in TRANSFER_KINDS for e in entries):
+        raise node.error(f"language {lang}: cues: no transfer verb or noun")
+    return entries
+
+
+def _read_systems(node: Node, lang: str, categories: tuple[str, ...]) -> list[Entry]:
+    entries: list[Entry] = []
+    specs = node.mapping(f"language {lang}: systems: a mapping of categories")
+    for category, items in specs.items():
+        if category not in categories:
+            raise specs.key(category).error(
+                f"language {lang}: system category {category!r} is not declared in `categories`"
+            )
+        entries += _entries(items, lang, f"systems.{category}", Tag(LAYER, SYSTEM, category))
+    return entries
+
+
+def _entries(node: Node, lang: str, where: str, tag: Tag) -> list[Entry]:
+    out = []
+    for written, item in node.texts(f"language {lang}: {where}: a list of terms"):
+        term = parse_term(written, item, lang, where)
+        if term.cjk:
+            out.append(Entry((), tag, Case.ANY, literal=term.words[0].key))
+            continue
+        patterns = tuple(
+            WordPattern(stem=w.key) if w.stem else WordPattern(forms=frozenset((w.key,)))
+            for w in term.words
+        )
+        out.append(Entry(patterns, tag, case_of(written.lstrip("=").replace("*", ""), allow_title=False)))
+    return out
+
+
+def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
+    """Numbers as digits or words, multipliers (million, 万), vague amounts (hundreds of)
+    and hedges (about, more than), compiled into one regex."""
+    values: dict[str, float] = {}
+    vague: set[str] = set()
+    hedges: list[str] = []
+    multipliers: list[str] = []
+    numbers: list[str] = []
+    after_system = False
+    if node is not None and not node.is_null():
+        fields = node.mapping(f"language {lang}: quantity: a mapping")
+        fields.refuse_unknown(
+            {"numbers", "multipliers", "vague", "hedges", "after_system"}, f"language {lang}"
+        )
+        for key, bucket in (("numbers", numbers), ("multipliers", multipliers), ("vague", [])):
+            if key not in fields:
+                continue
+            table = fields[key].mapping(f"language {lang}: quantity.{key}: word -> number")
+            for word, value in table.items():
+                values[fold(word)] = value.number(f"language {lang}: quantity.{key}: a number")
+                bucket.append(word)
+                if key == "vague":
+                    vague.add(fold(word))
+        hedges = [w for w, _ in fields["hedges"].texts()] if "hedges" in fields else []
+        after_system = "after_system" in fields and fields["after_system"].text() == "true"
+    word_values = list(numbers) + sorted(vague, key=len, reverse=True)
+    vague_words = [w for w in word_values if fold(w) in vague]
+    number_words = [w for w in word_values if fold(w) not in vague]
+    digits = r"\d{1,3}(?:[,.\u00a0\u202f ']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+    if lang in ("zh", "ja"):
+        digits += f"|{_HAN_NUMERAL}"
+    before = r"(?<![A-Za-z0-9.,\-/])" if glued else r"(?<![\w.,\-/])"
+    mult = _alternation(multipliers, glued)
+    pattern = (
+        f"{before}(?:(?P<hedge>{_alternation(hedges, glued)})\\s*)?"
+        f"(?:(?P<num>{digits}|{_alternation(number_words, glued)})"
+        f"(?:\\s*(?P<mult>{mult}))?|(?P<mult2>{mult})|(?P<vague>{_alternation(vague_words, glued)}))"
+    )
+    return QuantityRules(re.compile(pattern, re.IGNORECASE), values, frozenset(vague), after_system)
+
+
+def _alternation(words: Iterable[str], glued: bool) -> str:
+    """A regex alternation of words, longest first; whole words unless glued (CJK)."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    if not ordered:
+        return "(?!x)x"
+    tail = "" if glued else r"(?!\w)"
+    return "(?:" + "|".join(re.escape(w) for w in ordered) + ")" + tail
+
+
+def _known_names(gazetteer: Gazetteer, lang: str) -> frozenset[str]:
+    names = set()
+    for code in ("any", lang):
+        for alias, _ in gazetteer.aliases.get(code, ()):
+            words = alias.replace("*", "").split()
+            if words:
+                names.update((fold(words[0]), fold(words[-1]), fold("".join(words))))
+    return frozenset(names)
+
+
+# -- extraction ----------------------------------------------------------------------------
+
+
+class Party(NamedTuple):
+    start: int
+    end: int
+    key: str  # ISO code or organisation id
+
+
+class Cue(NamedTuple):
+    start: int
+    end: int
+    kind: str
+    key: str
+
+
+@dataclass
+class Vote:
+    role: str  # SUPPLIER or RECIPIENT
+    strength: int
+    source: int  # the cue that decided it (coordinated parties share it)
+    party: Party
+
+
+@dataclass
+class Statement:
+    """What one sentence says about one supplier-recipient pair."""
+
+    supplier: str | None
+    recipient: str | None
+    systems: list[str]
+    quantities: list[ArmsQuantity]
+    status: str | None
+    denied: bool
+    evidence: list[Evidence]
+    start: int
+
+
+@dataclass
+class _View:
+    """One sentence with its words, parties and cues, and the rules of its language."""
+
+    text: str
+    lo: int
+    hi: int
+    rules: LanguageRules
+    parties: list[Party]
+    cues: list[Cue]
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for match in WORD_RE.finditer(self.text, self.lo, self.hi):
+            self.starts.append(match.start())
+            self.ends.append(match.end())
+            self.words.append(fold(match.group()))
+
+    def unit(self, offset: int) -> int:
+        """Position of an offset in words (two characters count as one in zh and ja)."""
+        if self.rules.cjk:
+            return (offset - self.lo) // 2
+        return bisect_left(self.starts, offset)
+
+    def gap(self, end: int, start: int) -> int:
+        """Units between two spans (0 when adjacent); negative when they overlap."""
+        return self.unit(start) - self.unit(end)
+
+    def transfers(self) -> list[Cue]:
+        return [c for c in self.cues if c.kind in TRANSFER_KINDS]
+
+    def kinds(self, *kinds: str) -> list[Cue]:
+        return [c for c in self.cues if c.kind in kinds]
+
+
+class ArmsExtractor:
+    """Compiled rules plus the names of parties; one instance per worker process."""
+
+    def __init__(self, rules: ArmsRules, gazetteer: Gazetteer) -> None:
+        self._rules = rules
+        self._names = {key: info.name for (_, key), info in gazetteer.infos.items()}
+        self._rank = {c: i for i, c in enumerate(rules.categories)}
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(self._rules.languages)
+
+    def extract(
+        self,
+        *,
+        text: str,
+        lang: str | None,
+        sentences: Sentences,
+        hits: Sequence[Hit],
+        entity_hits: Sequence[ConceptHit],
+        topic: TopicMatch | None,
+    ) -> list[ArmsTransferDetail]:
+        """The details a document states (empty when unsure or not about arms transfers)."""
+        rules = self._rules.languages.get(lang or "")
+        if rules is None or topic is None or not topic.evidence:
+            return []
+        parties = self._parties(hits, entity_hits)
+        chosen = _candidate_sentences(sentences, topic)
+        statements: list[Statement] = []
+        views: dict[int, _View] = {}
+        for index in chosen:
+            views[index] = self._view(text, sentences, index, rules, parties)
+        for index in chosen:
+            found = _statements(views[index], self._rank)
+            following = views.get(index + 1)
+            if found and following is not None:
+                _denial_in_next(found, following)
+            statements += found
+        return [self._detail(group) for group in _merge(statements)]
+
+    def _parties(self, hits: Sequence[Hit], entity_hits: Sequence[ConceptHit]) -> list[Party]:
+        """Country and group mentions the resolver kept, with their codes."""
+        kept = {
+            (h.start, h.end)
+            for h in entity_hits
+            if h.concept in ("entity:country", "entity:organisation")
+        }
+        best: dict[tuple[int, int], tuple[str, str]] = {}
+        for hit in hits:
+            span = (hit.start, hit.end)
+            if hit.tag.layer != "entity" or span not in kept:
+                continue
+            kind, key = hit.tag.kind, hit.tag.key
+            if kind == "organisation":
+                if key not in self._rules.parties:
+                    continue
+                key = self._rules.parties[key] or key
+            elif kind != "country":
+                continue
+            if span not in best or (kind, key) < best[span]:  # the resolver's choice
+                best[span] = (kind, key)
+        return [Party(s, e, key) for (s, e), (_, key) in sorted(best.items())]
+
+    def _view(
+        self, text: str, sentences: Sentences, index: int, rules: LanguageRules, parties: list[Party]
+    ) -> _View:
+        lo, hi = sentences.starts[index], sentences.ends[index]
+        cues = [
+            Cue(h.start + lo, h.end + lo, h.tag.kind, h.tag.key)
+            for h in rules.matcher.scan(text[lo:hi])
+        ]
+        cues.sort()
+        inside = [p for p in parties if lo <= p.start and p.end <= hi]
+        return _View(text, lo, hi, rules, inside, _longest(cues))
+
+    def _detail(self, group: list[Statement]) -> ArmsTransferDetail:
+        supplier = next((s.supplier for s in group if s.supplier), None)
+        recipient = next((s.recipient for s in group if s.recipient), None)
+        systems = sorted({c for s in group for c in s.systems}, key=lambda c: self._rank.get(c, 0))
+        if len(systems) > 1 and GENERIC_SYSTEM in systems:
+            systems.remove(GENERIC_SYSTEM)
+        quantities = {(q.start, q.end): q for s in group for q in s.quantities}
+        return ArmsTransferDetail(
+            supplier=supplier,
+            supplier_name=self._names.get(supplier) if supplier else None,
+            recipient=recipient,
+            recipient_name=self._names.get(recipient) if recipient else None,
+            systems=systems,
+            quantities=[quantities[k] for k in sorted(quantities)],
+            status=_overall_status(group),  # type: ignore[arg-type]
+            denied=any(s.denied for s in group),
+            evidence=_evidence(group),
+        )
+
+
+def _longest(cues: list[Cue]) -> list[Cue]:
+    """One cue per span and kind; a cue inside a longer cue of the same family is dropped
+    ("arms sales" hides "sales"), so that each word counts once."""
+    out: list[Cue] = []
+    for cue in sorted(cues, key=lambda c: (c.start, -c.end)):
+        family = _family(cue.kind)
+        if any(
+            o.start <= cue.start and cue.end <= o.end and _family(o.kind) == family
+            and (o.start, o.end) != (cue.start, cue.end)
+            for o in out
+        ):
+            continue
+        out.append(cue)
+    return sorted(out)
+
+
+def _family(kind: str) -> str:
+    if kind in TRANSFER_KINDS:
+        return "transfer"
+    return "status" if kind in STATUS_KINDS else kind
+
+
+def _candidate_sentences(sentences: Sentences, topic: TopicMatch) -> list[int]:
+    found: set[int] = set()
+    for ev in topic.evidence:
+        index = sentences.index_of(ev.start)
+        found.update(i for i in (index - 1, index, index + 1) if 0 <= i < len(sentences))
+    return sorted(found)
+
+
+# -- one sentence -----------------------------------------------------------------------------
+
+
+def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
+    transfers = view.transfers()
+    systems = view.kinds(SYSTEM)
+    if not transfers or not (systems or view.kinds(ARMS_TRADE)) or not view.parties:
+        return []
+    markers = _marker_roles(view)
+    votes = _votes(view, transfers, markers)
+    suppliers = _winners(votes, SUPPLIER)
+    recipients = _winners(votes, RECIPIENT)
+    suppliers, recipients = _gate(view, suppliers, recipients, markers)
+    if not suppliers and not recipients:
+        return []
+    chosen_systems = _systems_near(view, transfers)
+    status, denied, status_cues = _status(view, transfers)
+    quantities = _quantities(view, chosen_systems)
+    categories = sorted({c.key for c in chosen_systems}, key=lambda c: rank.get(c, 0))
+    if any(c.kind == ARMS_TRADE for c in transfers) and GENERIC_SYSTEM not in categories:
+        categories.append(GENERIC_SYSTEM)
+    out = []
+    for supplier in suppliers or [None]:
+        for recipient in recipients or [None]:
+            if supplier is not None and recipient is not None and supplier.party.key == recipient.party.key:
+                continue
+            evidence = _statement_evidence(
+                view, supplier, recipient, transfers, chosen_systems, quantities, status_cues
+            )
+            out.append(
+                Statement(
+                    supplier=supplier.party.key if supplier else None,
+                    recipient=recipient.party.key if recipient else None,
+                    systems=categories,
+                    quantities=quantities,
+                    status=status,
+                    denied=denied,
+                    evidence=evidence,
+                    start=view.lo,
+                )
+            )
+    return out
+
+
+def _marker_roles(view: _View) -> list[str | None]:
+    """The role that the words around each party give it (None: a bare noun phrase)."""
+    roles: list[str | None] = []
+    for i, party in enumerate(view.parties):
+        role = _attached_role(view, party) or _around_role(view, party)
+        if role is None and i and _coordinated(view, view.parties[i - 1], party):
+            role = roles[i - 1]  # "to Russia and Iran": Iran is a recipient too
+        if role is None and _is_origin(view, party):
+            role = ORIGIN
+        roles.append(role)
+    return roles
+
+
+def _attached_role(view: _View, party: Party) -> str | None:
+    rules = view.rules
+    if not (rules.prefixes or rules.suffixes):
+        return None
+    surface = fold(view.text[party.start : party.end])
+    words = surface.split()
+    if not words:
+        return None
+    if rules.suffixes:
+        tail = view.text[party.end : party.end + 1]
+        if tail and tail in _APOSTROPHES:
+            match = WORD_RE.match(view.text, party.end + 1)
+            if match and fold(match.group()) in rules.suffixes:
+                return rules.suffixes[fold(match.group())]
+        last = words[-1]
+        if last not in rules.known_names and surface not in rules.known_names:
+            for affix in sorted(rules.suffixes, key=len, reverse=True):
+                if last.endswith(affix) and last[: -len(affix)] in rules.known_names:
+                    return rules.suffixes[affix]
+    if rules.prefixes and words[0] not in rules.known_names:
+        for affix in sorted(rules.prefixes, key=len, reverse=True):
+            if words[0].startswith(affix) and words[0][len(affix) :] in rules.known_names:
+                return rules.prefixes[affix]
+    return None
+
+
+def _around_role(view: _View, party: Party) -> str | None:
+    if view.rules.cjk:
+        return _cjk_role(view, party)
+    index = bisect_left(view.starts, party.start) - 1
+    skipped = 0
+    while index >= 0:
+        for role, marker in view.rules.before:
+            if _ends_with(view.words, index, marker.words) and _case_ok(view, party, marker):
+                return role
+        if view.words[index] in view.rules.fillers and skipped < MAX_FILLERS:
+            index -= 1
+            skipped += 1
+            continue
+        break
+    after = bisect_left(view.starts, party.end)
+    for role, marker in view.rules.after:
+        if tuple(view.words[after : after + len(marker.words)]) == marker.words:
+            return role
+    return None
+
+
+def _ends_with(words: list[str], index: int, marker: tuple[str, ...]) -> bool:
+    first = index - len(marker) + 1
+    return first >= 0 and tuple(words[first : index + 1]) == marker
+
+
+def _case_ok(view: _View, party: Party, marker: Marker) -> bool:
+    if not marker.endings:
+        return True
+    surface = fold(view.text[party.start : party.end])
+    return surface.endswith(marker.endings)
+
+
+def _cjk_role(view: _View, party: Party) -> str | None:
+    before = view.text[view.lo : party.start].rstrip()
+    after = view.text[party.end : view.hi].lstrip()
+    fillers = view.rules.fillers
+    for role, marker in view.rules.after:
+        token = marker.words[0]
+        if after.startswith(token):
+            return role
+        for filler in fillers:
+            if after.startswith(filler + token):
+                return role
+    for role, marker in view.rules.before:
+        if before.endswith(marker.words[0]):
+            return role
+    return None
+
+
+def _coordinated(view: _View, first: Party, second: Party) -> bool:
+    """True if only a conjunction (and articles) stand between two parties."""
+    between = view.text[first.end : second.start]
+    if len(between) > 20 or any(ch in between for ch in ".;:()"):
+        return False
+    words = [fold(w) for w in WORD_RE.findall(between)]
+    rest = [w for w in words if w not in view.rules.fillers]
+    if view.rules.cjk:
+        return between.strip() in view.rules.conjunctions or between.strip() in ("、", "和", "与")
+    return len(rest) == 1 and rest[0] in view.rules.conjunctions
+
+
+def _is_adjective(view: _View, party: Party) -> bool:
+    rules = view.rules
+    surface = view.text[party.start : party.end]
+    if rules.adjective_lowercase and surface[:1].islower():
+        return True
+    return rules.adjective_pattern is not None and bool(rules.adjective_pattern.search(fold(surface)))
+
+
+def _is_origin(view: _View, party: Party) -> bool:
+    """A demonym stuck to a system term: 'North Korean shells', 'obus nord-coréens'."""
+    if not _is_adjective(view, party):
+        return False
+    for cue in view.cues:
+        if cue.kind != SYSTEM:
+            continue
+        if view.rules.adjective_after:
+            if 0 <= view.gap(cue.end, party.start) <= 1:
+                return True
+        elif 0 <= view.gap(party.end, cue.start) <= 1:
+            return True
+    return False
+
+
+# -- votes ------------------------------------------------------------------------------------
+
+
+def _votes(view: _View, transfers: list[Cue], markers: list[str | None]) -> list[Vote]:
+    votes: list[Vote] = []
+    for i, party in enumerate(view.parties):
+        role = markers[i]
+        cue_index = _nearest_cue(view, party, transfers)
+        if cue_index is None or role in (None, SUBJECT, GENITIVE, NEUTRAL):
+            continue
+        cue = transfers[cue_index]
+        acquire = cue.kind in ACQUIRE_KINDS
+        if role == RECIPIENT and not acquire:
+            votes.append(Vote(RECIPIENT, STRONG, cue_index, party))
+        elif role == SUPPLIER:
+            votes.append(Vote(SUPPLIER, STRONG, cue_index, party))
+        elif role == AGENT:
+            votes.append(Vote(RECIPIENT if acquire else SUPPLIER, STRONG, cue_index, party))
+        elif role == ORIGIN:
+            votes.append(Vote(SUPPLIER, MEDIUM if acquire else WEAK, cue_index, party))
+    for index, cue in enumerate(transfers):
+        votes += _positional(view, index, cue, transfers, markers)
+    return votes
+
+
+def _nearest_cue(view: _View, party: Party, transfers: list[Cue]) -> int | None:
+    best: tuple[int, int] | None = None
+    for index, cue in enumerate(transfers):
+        if cue.start >= party.end:
+            distance = view.gap(party.end, cue.start)
+        else:
+            distance = view.gap(cue.end, party.start)
+        if distance <= MAX_PARTY_DISTANCE and (best is None or abs(distance) < best[0]):
+            best = (abs(distance), index)
+    return None if best is None else best[1]
+
+
+def _positional(
+    view: _View, index: int, cue: Cue, transfers: list[Cue], markers: list[str | None]
+) -> list[Vote]:
+    """Votes from word order: the agent of the cue, and the object of a supply verb."""
+    acquire = cue.kind in ACQUIRE_KINDS
+    passive = cue.kind in VERB_KINDS and _is_passive(view, cue)
+    votes: list[Vote] = []
+    agent = _agent(view, cue, transfers, markers)
+    if agent is not None:
+        if passive:
+            if not acquire:  # "Russia was supplied with shells": the subject receives
+                votes += _with_coordinated(view, agent, RECIPIENT, MEDIUM, index)
+        else:
+            votes += _with_coordinated(view, agent, RECIPIENT if acquire else SUPPLIER, MEDIUM, index)
+    if not acquire and not passive:
+        for party in _objects(view, cue, agent, markers):
+            votes.append(Vote(RECIPIENT, MEDIUM, index, party))
+    return votes
+
+
+def _with_coordinated(view: _View, party: Party, role: str, strength: int, source: int) -> list[Vote]:
+    """The party and those joined to it by 'and' ("North Korea and Iran supply ...")."""
+    parties = view.parties
+    at = parties.index(party)
+    chosen = [party]
+    left = at
+    while left > 0 and _coordinated(view, parties[left - 1], parties[left]):
+        left -= 1
+        chosen.append(parties[left])
+    return [Vote(role, strength, source, p) for p in chosen]
+
+
+def _is_passive(view: _View, cue: Cue) -> bool:
+    for other in view.kinds("passive"):
+        if other.start < cue.start and 0 <= view.gap(other.end, cue.start) <= 2:
+            return True
+        if other.start >= cue.start and view.gap(cue.end, other.start) <= 1:
+            return True  # 供与された, поставлены (a passive form overlapping the cue)
+    return False
+
+
+def _available(markers: list[str | None], i: int) -> bool:
+    return markers[i] in (None, SUBJECT)
+
+
+def _agent(
+    view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None]
+) -> Party | None:
+    """Who does what the cue says, from word order (None when unclear)."""
+    order = view.rules.order
+    before = [
+        i
+        for i, p in enumerate(view.parties)
+        if p.end <= cue.start
+        and _available(markers, i)
+        and view.gap(p.end, cue.start) <= MAX_AGENT_DISTANCE
+        and not _blocked(view, p.end, cue, transfers, hard_only=order != "v2")
+    ]
+    if cue.kind not in VERB_KINDS:
+        # a noun's agent: a possessor or modifier just before it, or "de la France" after it
+        near = [i for i in before if view.gap(view.parties[i].end, cue.start) <= 4]
+        if near:
+            return view.parties[near[-1]]
+        return _genitive_after(view, cue, markers)
+    if order in ("sov", "v2") or (order == "vso" and not before):
+        subjects = [i for i in before if markers[i] == SUBJECT]
+        if subjects:
+            return view.parties[subjects[-1]]
+        if order == "vso":
+            return _first_after(view, cue, markers)
+        if before and order == "v2":
+            return view.parties[before[0]]
+    if before:
+        return view.parties[before[-1]]
+    return None
+
+
+def _blocked(view: _View, end: int, cue: Cue, transfers: list[Cue], *, hard_only: bool) -> bool:
+    """A clause break, or another transfer verb (whose agent this is), between end and cue."""
+    between = view.text[end : cue.start]
+    breaks = _HARD_BREAKS if hard_only else _CLAUSE_BREAKS
+    if any(ch in between for ch in breaks):
+        return True
+    return any(
+        t.kind in VERB_KINDS and end <= t.start and t.end <= cue.start and t != cue
+        for t in transfers
+    )
+
+
+def _genitive_after(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
+    for i, party in enumerate(view.parties):
+        if party.start >= cue.end and view.gap(cue.end, party.start) <= 4:
+            if markers[i] == GENITIVE and not _blocked_soft(view, cue.end, party.start):
+                return party
+    return None
+
+
+def _blocked_soft(view: _View, start: int, end: int) -> bool:
+    return any(ch in view.text[start:end] for ch in _CLAUSE_BREAKS)
+
+
+def _first_after(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
+    for i, party in enumerate(view.parties):
+        if party.start >= cue.end and _available(markers, i):
+            if view.gap(cue.end, party.start) <= OBJECT_DISTANCE and not _blocked_soft(
+                view, cue.end, party.start
+            ):
+                return party
+            break
+    return None
+
+
+def _objects(
+    view: _View, cue: Cue, agent: Party | None, markers: list[str | None]
+) -> list[Party]:
+    """Bare parties that receive what a supply verb sends ("supplied Russia with shells")."""
+    rules = view.rules
+    if rules.order == "sov":
+        return []
+    verb = cue.kind in VERB_KINDS
+    if not verb and rules.noun_object_endings is None:
+        return []
+    start = cue.end
+    if rules.order == "vso" and agent is not None and agent.start >= cue.end:
+        start = agent.end
+    out = []
+    for i, party in enumerate(view.parties):
+        if party.start < start or not _available(markers, i) or party == agent:
+            continue
+        if view.gap(start, party.start) > OBJECT_DISTANCE or _blocked_soft(view, start, party.start):
+            break
+        if not verb and not fold(view.text[party.start : party.end]).endswith(
+            rules.noun_object_endings or ()
+        ):
+            break
+        out.append(party)
+        break
+    if rules.order == "v2" and verb and agent is not None and not out:
+        # German verb-final clauses: "Nordkorea hat Russland Granaten geliefert"
+        out += [
+            p
+            for i, p in enumerate(view.parties)
+            if agent.end <= p.start and p.end <= cue.start and markers[i] is None
+        ][:1]
+    return out
+
+
+def _winners(votes: list[Vote], role: str) -> list[Vote]:
+    """The parties a role goes to: the strongest votes, one per party; equal rivals from
+    different cues cancel out, unless they are sure (markers) or joined by 'and'."""
+    by_party: dict[str, Vote] = {}
+    other = SUPPLIER if role == RECIPIENT else RECIPIENT
+    against = defaultdict(int)
+    for vote in votes:
+        if vote.role == other:
+            against[vote.party.key] = max(against[vote.party.key], vote.strength)
+    for vote in votes:
+        if vote.role != role:
+            continue
+        if against[vote.party.key] >= vote.strength:
+            continue  # claimed at least as strongly for the other side
+        known = by_party.get(vote.party.key)
+        if known is None or vote.strength > known.strength:
+            by_party[vote.party.key] = vote
+    if not by_party:
+        return []
+    top = max(v.strength for v in by_party.values())
+    best = [v for v in by_party.values() if v.strength == top]
+    if len(best) > 1 and top < STRONG and len({v.source for v in best}) > 1:
+        return []
+    return sorted(best, key=lambda v: v.party.start)
+
+
+def _gate(
+    view: _View, suppliers: list[Vote], recipients: list[Vote], markers: list[str | None]
+) -> tuple[list[Vote], list[Vote]]:
+    """Drop what is too weak to state: a lone demonym, or a lone guess among several parties."""
+    keys = {p.key for p in view.parties}
+    if suppliers and suppliers[0].strength == WEAK:
+        sure = recipients and recipients[0].strength == STRONG
+        named = {v.party.key for v in suppliers} | {v.party.key for v in recipients}
+        if not sure or keys - named:
+            suppliers = []
+    if suppliers and not recipients and suppliers[0].strength == MEDIUM and len(keys) > 1:
+        suppliers = []
+    if recipients and not suppliers and recipients[0].strength < MEDIUM:
+        recipients = []
+    return suppliers, recipients
+
+
+# -- what, how many, how far -------------------------------------------------------------------
+
+
+def _systems_near(view: _View, transfers: list[Cue]) -> list[Cue]:
+    """System terms in each transfer cue's window (its object, or the compound it is in)."""
+    before_limit = SOV_WINDOW_BEFORE if view.rules.order in ("sov", "v2") else WINDOW_BEFORE
+    chosen: dict[tuple[int, int], Cue] = {}
+    for cue in view.kinds(SYSTEM):
+        for transfer in transfers:
+            if cue.start >= transfer.start:
+                distance = view.gap(transfer.end, cue.start)
+                ok = distance <= WINDOW_AFTER
+            else:
+                distance = view.gap(cue.end, transfer.start)
+                ok = distance <= before_limit
+            if ok and not _blocked_soft_hard(view, cue, transfer):
+                chosen[(cue.start, cue.end)] = cue
+                break
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _blocked_soft_hard(view: _View, a: Cue, b: Cue) -> bool:
+    lo, hi = min(a.end, b.end), max(a.start, b.start)
+    return any(ch in view.text[lo:hi] for ch in _HARD_BREAKS)
+
+
+def _status(view: _View, transfers: list[Cue]) -> tuple[str | None, bool, list[Cue]]:
+    """The sentence's status, whether it denies, and the cues that decided."""
+    found = {kind: view.kinds(kind) for kind in STATUS_KINDS}
+    future = found["future"] + _future_forms(view, transfers)
+    if found["denied"]:
+        return "denied", True, found["denied"]
+    delivered = [c for c in found["delivered"] if not _after_future(view, c, future)]
+    negated = _negated(view, transfers)
+    if delivered and not negated:
+        return "delivered", False, delivered
+    if found["agreed"] and not negated:
+        return "agreed", False, found["agreed"]
+    if found["negotiated"] or future:
+        return "negotiated", False, (found["negotiated"] or future)
+    if negated:
+        return "denied", True, negated
+    return None, False, []
+
+
+def _future_forms(view: _View, transfers: list[Cue]) -> list[Cue]:
+    """Transfer verbs in a future or conditional form (fournira, entregaría)."""
+    endings = view.rules.future_endings
+    if not endings:
+        return []
+    return [
+        Cue(c.start, c.end, "future", "")
+        for c in transfers
+        if c.kind in VERB_KINDS and fold(view.text[c.start : c.end]).endswith(endings)
+    ]
+
+
+def _after_future(view: _View, cue: Cue, future: list[Cue]) -> bool:
+    """'will be delivered', 'sera livré': a past form right after a future cue."""
+    return any(f.end <= cue.start and view.gap(f.end, cue.start) <= 3 for f in future)
+
+
+def _negated(view: _View, transfers: list[Cue]) -> list[Cue]:
+    """Negations right before (or, in Japanese and Korean, right after) a transfer cue."""
+    out = []
+    for neg in view.kinds("negation"):
+        for cue in transfers:
+            if neg.end <= cue.start and view.gap(neg.end, cue.start) <= 2:
+                out.append(neg)
+            elif neg.start >= cue.end and view.rules.order == "sov" and view.gap(cue.end, neg.start) <= 2:
+                out.append(neg)
+    return out
+
+
+def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
+    """Amounts stuck to a system term of the statement: '1 million shells', '砲弾100万発'."""
+    rules = view.rules.quantity
+    out = []
+    for match in rules.pattern.finditer(view.text, view.lo, view.hi):
+        amount = _amount(match, rules)
+        if amount is None:
+            continue
+        value, approximate = amount
+        for system in systems:
+            lo, hi = _quantity_span(view, match, system, rules.after_system)
+            if lo is not None and hi is not None:
+                out.append(
+                    ArmsQuantity(
+                        amount=value,
+                        approximate=approximate,
+                        system=system.key,
+                        text=view.text[lo:hi],
+                        start=lo,
+                        end=hi,
+                    )
+                )
+                break
+    return out
+
+
+def _quantity_span(
+    view: _View, match: re.Match[str], system: Cue, after_system: bool
+) -> tuple[int | None, int | None]:
+    if system.start >= match.end() and _small_gap(view, match.end(), system.start):
+        return match.start(), system.end
+    if after_system and system.end <= match.start() and _small_gap(view, system.end, match.start()):
+        end = match.end()
+        counter = WORD_RE.match(view.text, end)  # 100万 *発*, 100만 *발*
+        if counter is not None and len(counter.group()) == 1:
+            end = counter.end()
+        return system.start, end
+    return None, None
+
+
+def _small_gap(view: _View, start: int, end: int) -> bool:
+    between = view.text[start:end]
+    if any(ch in between for ch in ",;:()，、；：（）.。") or any(ch.isdigit() for ch in between):
+        return False
+    if view.rules.cjk:
+        return len(between.strip()) <= 3
+    return len(WORD_RE.findall(between)) <= 2 and len(between) <= 30
+
+
+def _amount(match: re.Match[str], rules: QuantityRules) -> tuple[float, bool] | None:
+    approximate = match.group("hedge") is not None
+    vague = match.group("vague")
+    if vague:
+        return rules.values.get(fold(vague), 0.0), True
+    multiplier = match.group("mult") or match.group("mult2")
+    factor = rules.values.get(fold(multiplier), 1.0) if multiplier else 1.0
+    number = match.group("num")
+    if number is None:
+        return factor, approximate
+    value = _number(number, rules)
+    if value is None or (multiplier is None and _YEAR.match(number.strip())):
+        return None
+    return value * factor, approximate
+
+
+def _number(written: str, rules: QuantityRules) -> float | None:
+    text = written.strip()
+    key = fold(text)
+    if key in rules.values:
+        return rules.values[key]
+    if re.fullmatch(_HAN_NUMERAL, text):
+        return _han_number(text)
+    compact = re.sub(r"[\u00a0\u202f ']", "", text)
+    if re.fullmatch(r"\d{1,3}([,.])\d{3}(?:\1\d{3})*", compact):
+        return float(re.sub(r"[,.]", "", compact))  # 1,000 or 1.000: thousands
+    try:
+        return float(compact.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _han_number(text: str) -> float | None:
+    """Chinese numerals: 十二 -> 12, 两百万 -> 2000000."""
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in _HAN_DIGITS:
+            digit = _HAN_DIGITS[ch]
+        elif ch in _HAN_UNITS:
+            section += (digit or 1) * _HAN_UNITS[ch]
+            digit = 0
+        elif ch in _HAN_BIG:
+            total += (section + digit) * _HAN_BIG[ch]
+            section, digit = 0, 0
+    value = total + section + digit
+    return float(value) if value else None
+
+
+# -- evidence and merging -------------------------------------------------------------------
+
+
+def _statement_evidence(
+    view: _View,
+    supplier: Vote | None,
+    recipient: Vote | None,
+    transfers: list[Cue],
+    systems: list[Cue],
+    quantities: list[ArmsQuantity],
+    status_cues: list[Cue],
+) -> list[Evidence]:
+    parts: list[tuple[str, int, int]] = []
+    if supplier is not None:
+        parts.append(("supplier", supplier.party.start, supplier.party.end))
+    if recipient is not None:
+        parts.append(("recipient", recipient.party.start, recipient.party.end))
+    parts += [("transfer", c.start, c.end) for c in transfers[:2]]
+    parts += [("system", c.start, c.end) for c in systems[:3]]
+    parts += [("quantity", q.start, q.end) for q in quantities[:2]]
+    parts += [("status", c.start, c.end) for c in status_cues[:1]]
+    sentences = Sentences([view.lo], [view.hi])
+    return [
+        Evidence(
+            concept=concept,
+            term=view.text[s:e],
+            start=s,
+            end=e,
+            sentence=sentence_snippet(view.text, sentences, s, e),
+        )
+        for concept, s, e in sorted(parts, key=lambda p: (p[1], p[0]))
+    ]
+
+
+def _denial_in_next(statements: list[Statement], following: _View) -> None:
+    """'Pyongyang denies it.' right after a claim: the claim is denied by a party it names."""
+    if following.transfers() or not following.kinds("denied"):
+        return
+    named = {p.key for p in following.parties}
+    for statement in statements:
+        if named & {statement.supplier, statement.recipient}:
+            statement.denied = True
+
+
+_STATUS_RANK = {"delivered": 3, "agreed": 2, "negotiated": 1}
+
+
+def _overall_status(group: list[Statement]) -> str | None:
+    positive = [s.status for s in group if s.status in _STATUS_RANK]
+    if positive:
+        return max(positive, key=lambda s: _STATUS_RANK[s or ""])
+    if any(s.status == "denied" for s in group):
+        return "denied"
+    return None
+
+
+def _merge(statements: list[Statement]) -> list[list[Statement]]:
+    """Group statements per pair; one-sided statements join the only pair that shares
+    their side, or form their own group. Groups come most supported first."""
+    pairs: dict[tuple[str | None, str | None], list[Statement]] = defaultdict(list)
+    for s in statements:
+        if s.supplier and s.recipient:
+            pairs[(s.supplier, s.recipient)].append(s)
+    for s in statements:
+        if s.supplier and s.recipient:
+            continue
+        if s.supplier:
+            matches = [k for k in pairs if k[0] == s.supplier and k[1]]
+        else:
+            matches = [k for k in pairs if k[1] == s.recipient and k[0]]
+        if len(matches) == 1:
+            pairs[matches[0]].append(s)
+        elif not matches:
+            pairs[(s.supplier, s.recipient)].append(s)
+    groups = list(pairs.values())
+    groups.sort(key=lambda g: (-len({s.start for s in g}), min(s.start for s in g)))
+    return groups
+
+
+def _evidence(group: list[Statement]) -> list[Evidence]:
+    seen: dict[tuple[str, int, int], Evidence] = {}
+    for statement in sorted(group, key=lambda s: s.start):
+        for ev in statement.evidence:
+            seen.setdefault((ev.concept, ev.start, ev.end), ev)
+    ranked = sorted(seen.values(), key=lambda e: (_EVIDENCE_RANK.get(e.concept, 9), e.start))
+    chosen = ranked[:MAX_EVIDENCE]
+    return sorted(chosen, key=lambda e: (e.start, e.concept))
+
+
+_EVIDENCE_RANK = {"supplier": 0, "recipient": 0, "status": 1, "transfer": 2, "system": 3}
+
+
+def arms_topic(topics: Sequence[TopicMatch]) -> TopicMatch | None:
+    """The arms_transfers match of a document, if it was tagged so."""
+    return next((t for t in topics if t.id == ARMS_TOPIC), None)
+
+
+__all__ = [
+    "ARMS_TOPIC",
+    "ArmsExtractor",
+    "ArmsRules",
+    "Fields",
+    "arms_topic",
+    "load_arms_rules",
+]
