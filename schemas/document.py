@@ -29,6 +29,12 @@ class Extraction(ContractModel):
     fetch_ms: float | None = Field(default=None, ge=0)
     extract_ms: float = Field(ge=0)
     enrich_ms: float = Field(ge=0)
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Why the feed's summary stands in for the page (source feed_summary): "
+        "http_401, http_402, http_403, http_451 (refused), no_text or decode (nothing to "
+        "extract).",
+    )
 
 
 class Document(ContractModel):
@@ -60,6 +66,24 @@ class Document(ContractModel):
         default_factory=list,
         description="Arms-transfer details (supplier, recipient, systems, quantities, status), "
         "for documents tagged arms_transfers.",
+    )
+    duplicate_of: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="Id of the earliest document this one nearly duplicates (a wire copy, "
+        "syndicated text), within the near-duplicate window; null when none.",
+    )
+    cluster_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="Stable id of the near-duplicate cluster: the id of its first document "
+        "(this document's own id when it is the first). Null when the text is too short.",
+    )
+    duplicate_similarity: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Estimated share of word shingles in common with `duplicate_of` (Jaccard).",
     )
     content_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Hash of `text`.")
     extraction: Extraction

@@ -62,6 +62,19 @@ class Keys:
         """Hash bucket of the seen-set: rest of the doc id -> publication record."""
         return f"{self.prefix}:seen:{doc_id[:SEEN_BUCKET_HEX]}"
 
+    def guid_bucket(self, guid_digest: str) -> str:
+        """Hash bucket of the GUID index: hash of (feed, guid) -> the doc id it names."""
+        return f"{self.prefix}:guid:{guid_digest[:SEEN_BUCKET_HEX]}"
+
+    # --- near-duplicates (generations of `NEWSWIRE_NEARDUP_WINDOW_DAYS`, expiring whole) ---
+    def neardup_band(self, generation: int, band: int, bucket: int) -> str:
+        """Hash: doc id -> rest of its band key, for band keys starting with `bucket`."""
+        return f"{self.prefix}:neardup:{generation}:b{band}:{bucket:04x}"
+
+    def neardup_doc(self, generation: int, doc_id: str) -> str:
+        """Hash: rest of the doc id -> its signature, first-seen minute and cluster."""
+        return f"{self.prefix}:neardup:{generation}:doc:{doc_id[:SEEN_BUCKET_HEX]}"
+
     def inflight(self, doc_id: str) -> str:
         """Marker set while an entry travels fetch -> process -> publish."""
         return f"{self.prefix}:inflight:{doc_id}"
@@ -97,6 +110,13 @@ class Keys:
         return f"{self.prefix}:beat:last-tick"
 
 
-def seen_field(doc_id: str) -> str:
-    """Field of a document id inside its seen bucket."""
-    return doc_id[SEEN_BUCKET_HEX:]
+def seen_field(doc_id: str) -> bytes:
+    """Field of a document id inside its seen (or near-duplicate) bucket: the rest, packed.
+
+    Ids are hex; 14 bytes instead of 28 characters is a sixth of the seen-set's memory.
+    """
+    rest = doc_id[SEEN_BUCKET_HEX:]
+    try:
+        return bytes.fromhex(rest)
+    except ValueError:  # not an id Newswire made (odd length, not hex): keep it as text
+        return rest.encode()

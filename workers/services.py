@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import redis
 
@@ -69,10 +70,21 @@ class Services:
     def poller(self) -> FeedPoller:
         return FeedPoller(self.registry, self.seen, self.http, self.settings)
 
-    @cached_property
+    @property
     def enricher(self) -> Enricher:
         # Loaded only where processing happens: taxonomy and gazetteer take a moment.
-        return Enricher.from_seeds(self.settings.seeds_dir)
+        return load_enricher(self.settings.seeds_dir)
+
+
+@lru_cache(maxsize=4)
+def load_enricher(seeds_dir: Path) -> Enricher:
+    """The enricher of a seeds folder, loaded once per process.
+
+    Unlike the clients above it is plain read-only data, so a pool child may keep
+    the copy it inherits across fork: loaded in the worker's main process, it
+    costs the children nothing.
+    """
+    return Enricher.from_seeds(seeds_dir)
 
 
 _services = PerProcess(lambda: Services(get_settings(), get_redis()))

@@ -189,6 +189,42 @@ class Settings(BaseSettings):
         default=3600, ge=60, description="Broker redelivers an unacknowledged task after this."
     )
 
+    # --- Dedup and updates -----------------------------------------------------------------
+    seen_ttl_days: int = Field(
+        default=90,
+        ge=1,
+        le=10_000,
+        description="A published or dead-lettered article is forgotten this long after its "
+        "feed last listed it (records are pruned lazily).",
+    )
+    max_refetches: int = Field(
+        default=5,
+        ge=0,
+        le=255,
+        description="Re-fetches of a published article whose feed entry says it was updated "
+        "since; each may publish a new revision.",
+    )
+    summary_fallback_min_chars: int = Field(
+        default=200,
+        ge=1,
+        le=8000,
+        description="A page refused (401/402/403/451) or without article text is replaced by "
+        "the feed's summary when it has at least this many characters; else dead-letter.",
+    )
+    neardup_window_days: int = Field(
+        default=3,
+        ge=1,
+        le=365,
+        description="Near-duplicates are looked for among documents of the last 1-2 windows.",
+    )
+    neardup_min_similarity: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity of word shingles above which a document is "
+        "a near-duplicate (duplicate_of) of an earlier one.",
+    )
+
     # --- Workers (newswire run) ------------------------------------------------------------
     fetch_concurrency: int = Field(default=16, ge=1, description="Threads of the I/O worker.")
     process_concurrency: int = Field(

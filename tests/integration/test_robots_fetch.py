@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,25 +26,36 @@ from workers.settings import Settings
 ROBOTS = "/robots.txt"
 
 
-@pytest.fixture
-def make_policy(
-    settings: Settings, keys: Keys, redis_client: redis.Redis
-) -> Iterator[Callable[..., RobotsPolicy]]:
-    """A worker's robots policy, over its own HttpClient sharing the host limits."""
-    clients: list[HttpClient] = []
+@dataclass
+class Worker:
+    http: HttpClient
+    robots: RobotsPolicy
 
-    def make(**overrides: Any) -> RobotsPolicy:
+
+@pytest.fixture
+def make_worker(
+    settings: Settings, keys: Keys, redis_client: redis.Redis
+) -> Iterator[Callable[..., Worker]]:
+    """A worker's HttpClient (with the shared host limits) and robots policy."""
+    made: list[Worker] = []
+
+    def make(**overrides: Any) -> Worker:
         tuned = settings.model_copy(
             update={"host_min_interval_seconds": 0.0, "host_max_wait_seconds": 5.0, **overrides}
         )
         limiter = HostLimiter(redis_client, keys, HostLimits.from_settings(tuned), tuned)
         http = HttpClient(tuned, limiter=limiter)
-        clients.append(http)
-        return RobotsPolicy(redis_client, keys, http, tuned)
+        made.append(Worker(http, RobotsPolicy(redis_client, keys, http, tuned)))
+        return made[-1]
 
     yield make
-    for http in clients:
-        http.close()
+    for worker in made:
+        worker.http.close()
+
+
+@pytest.fixture
+def make_policy(make_worker: Callable[..., Worker]) -> Callable[..., RobotsPolicy]:
+    return lambda **overrides: make_worker(**overrides).robots
 
 
 def test_404_allows_everything_and_is_cached(
@@ -198,13 +211,14 @@ def entry(url: str) -> FeedEntry:
     return FeedEntry(
         doc_id="d" * 64,
         url=url,
+        canonical_url=url,
         feed=FeedRef(id="f", url="http://feed.example/rss", title="f"),
-        title="t",
+        discovered_at=datetime.now(UTC),
     )
 
 
 def test_fetch_article_refuses_a_disallowed_page_before_requesting_it(
-    make_policy: Callable[..., RobotsPolicy],
+    make_worker: Callable[..., Worker],
     http_server: FixtureHttpServer,
     redis_client: redis.Redis,
     keys: Keys,
@@ -213,13 +227,16 @@ def test_fetch_article_refuses_a_disallowed_page_before_requesting_it(
     http_server.route("/paywall/story", "<html>secret</html>")
     http_server.route("/free/story", "", status=302, headers={"Location": "/paywall/story"})
     http_server.route("/news/story", "<html>news</html>")
-    policy = make_policy()
+    worker = make_worker()
     store = RawPageStore(redis_client, keys, ttl_seconds=60)
-    http = policy._http  # the client the policy fetches robots.txt with
 
     def fetch(path: str) -> None:
         fetch_article(
-            entry(http_server.url(path)), http=http, store=store, max_bytes=10_000, robots=policy
+            entry(http_server.url(path)),
+            http=worker.http,
+            store=store,
+            max_bytes=10_000,
+            robots=worker.robots,
         )
 
     with pytest.raises(errors.RobotsDisallowed):

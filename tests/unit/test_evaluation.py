@@ -15,10 +15,17 @@ from click.testing import CliRunner
 from workers.cli.main import cli
 from workers.enrichment import Enricher
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import DevDoc, load_devset, topic_ids
+from workers.evaluation.devset import ArmsTransferGold, DevDoc, load_devset, topic_ids
 from workers.evaluation.floors import Bar, check, load_floors, suggest
 from workers.evaluation.runner import document_input, evaluate, select
-from workers.evaluation.scoring import Accuracy, Counts, DocResult, Report
+from workers.evaluation.scoring import (
+    Accuracy,
+    Counts,
+    DocResult,
+    Party,
+    PredictedTransfer,
+    Report,
+)
 from workers.settings import get_settings
 
 TOPICS = ("arms_transfers", "sanctions")
@@ -49,6 +56,7 @@ def result(
         language=language or d.lang,
         topics=frozenset(topics),
         countries=frozenset(extra.get("countries", ())),
+        transfers=extra.get("transfers", ()),
     )
 
 
@@ -150,6 +158,38 @@ def test_errors_and_json(report: Report) -> None:
         "id": "fr-1", "lang": "fr", "missed": ["sanctions"], "spurious": [], "language": "fr"
     }  # fmt: skip
     json.dumps(out)  # serialisable as it is
+
+
+def test_transfer_details_against_labels() -> None:
+    gold = ArmsTransferGold("KP", "RU", "delivered")
+    labelled = doc("fr-1", "fr", {"arms_transfers"}, arms_transfer=gold)
+    right = PredictedTransfer(Party("KP", "North Korea"), Party("RU", "Russia"), "delivered")
+    reversed_pair = PredictedTransfer(Party("RU"), Party("KP"), "delivered")
+    wrong_status = PredictedTransfer(Party("KP"), Party("RU"), "negotiated")
+    assert result(labelled, set(), transfers=(reversed_pair, right)).transfer_pair_accuracy() == (
+        Accuracy(1, 1)
+    )
+    missed = result(labelled, set(), transfers=(reversed_pair,))
+    assert missed.transfer_pair_accuracy() == Accuracy(0, 1, Counter({"RU>KP": 1}))
+    assert missed.transfer_status_accuracy() == Accuracy(0, 1, Counter({"no pair": 1}))
+    slow = result(labelled, set(), transfers=(wrong_status,))
+    assert slow.transfer_status_accuracy() == Accuracy(0, 1, Counter({"negotiated": 1}))
+    nothing = result(labelled, set())
+    assert nothing.transfer_pair_accuracy().mistakes == Counter({"none": 1})
+    unlabelled = result(doc("fr-2", "fr", set()), set(), transfers=(right,))
+    assert unlabelled.transfer_pair_accuracy() == Accuracy()  # only labelled documents count
+    report = Report("all", TOPICS, (slow, nothing))
+    assert report.transfer_pair_accuracy().rate == 0.5
+    assert report.transfer_status_accuracy().rate == 0.0
+
+
+def test_parties_match_codes_ids_and_names() -> None:
+    houthis = Party("houthis", "Houthis")
+    assert houthis.matches("Houthis") and houthis.matches("houthis")
+    assert not houthis.matches("Hezbollah")
+    assert Party("RU", "Russia").matches("RU") and not Party("RU").matches("UA")
+    assert Party(None).matches(None)  # the text names no supplier, nor does the label
+    assert not Party(None).matches("KP") and not Party("KP").matches(None)
 
 
 # --- floors -----------------------------------------------------------------------------------

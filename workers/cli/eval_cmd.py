@@ -3,9 +3,11 @@
 Reads seeds/devset/*.jsonl (format in workers/evaluation/devset.py), enriches
 every document of the chosen split as the process stage would, and prints per
 topic (all languages, then each language) precision, recall and F1, language
-identification accuracy on texts of 300+ characters, and country precision
-and recall where the labels give countries. ``--check`` compares the scores
-with seeds/devset/floors.yaml and exits 1 when a floor is not met.
+identification accuracy on texts of 300+ characters, country precision and
+recall where the labels give countries, and how often the labelled
+arms-transfer supplier, recipient and status are found. ``--check`` compares
+the scores with seeds/devset/floors.yaml and exits 1 when a floor is not met;
+``--suggest-floors`` prints floors pinned just below the current scores.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from workers.cli.classify_cmd import build_enricher
 from workers.cli.common import load_settings
 from workers.enrichment.seedfile import display_name
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import DEVSET_DIRNAME, load_devset, topic_ids
+from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset, topic_ids
 from workers.evaluation.floors import FLOORS_FILE, Floors, Outcome, check, load_floors, suggest
 from workers.evaluation.runner import evaluate
 from workers.evaluation.scoring import ALL, LANGUAGE_MIN_CHARS, Accuracy, Counts, Report
+from workers.settings import Settings
 
 COUNT_COLUMNS = ("gold", "tp", "fp", "fn", "P", "R", "F1")
 
@@ -72,13 +75,21 @@ def language_table(report: Report) -> Table:
         "correct",
         "accuracy",
         "mistaken for",
+        "any length",
         title=f"Language identification (texts of {LANGUAGE_MIN_CHARS}+ characters)",
     )
     for scope in (*report.languages, ALL):
         acc = report.language_accuracy(scope)
-        wrong = _mistakes(acc)
-        style = "bold" if scope == ALL else None
-        table.add_row(scope, str(acc.total), str(acc.correct), _num(acc.rate), wrong, style=style)
+        anyhow = report.language_accuracy(scope, min_chars=0)
+        table.add_row(
+            scope,
+            str(acc.total),
+            str(acc.correct),
+            _num(acc.rate),
+            escape(_mistakes(acc)),
+            f"{anyhow.correct}/{anyhow.total}",
+            style="bold" if scope == ALL else None,
+        )
     return table
 
 
@@ -196,6 +207,7 @@ def _print_check(console: Console, floors: list[Outcome], targets: list[Outcome]
     "margin",
     type=click.FloatRange(0, 1),
     default=None,
+    metavar="MARGIN",
     help="Print only a floors: block for floors.yaml, MARGIN below each measured score.",
 )
 @click.option(
@@ -221,28 +233,19 @@ def eval_command(  # noqa: PLR0917 (one parameter per click option)
     devset: Path | None,
     floors_file: Path | None,
 ) -> None:
-    """Score topics, language and countries against the labelled development set."""
+    """Score topics, language, countries and arms-transfer details on the development set."""
     settings = load_settings()
     topics = topic_ids(settings.seeds_dir)
-    folder = devset or settings.seeds_dir / DEVSET_DIRNAME
     unknown = sorted(set(only_topics) - topics)
     if unknown:
         raise click.BadParameter(f"unknown topic {unknown[0]!r}", param_hint="--topic")
-    floors = None
-    try:
-        docs = load_devset(folder, topics)
-        if check_floors:
-            path = floors_file or folder / FLOORS_FILE
-            floors = load_floors(path, display_name(path, settings.seeds_dir), topics)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from exc
+    docs, floors = _read_inputs(settings, topics, devset, floors_file, check_floors)
     if floors is not None and split not in (None, floors.split):
         raise click.UsageError(f"the floors were measured on split {floors.split}, not {split}")
     chosen = split or (floors.split if floors else ALL)
-    enricher = build_enricher()
     try:
         report = evaluate(
-            enricher, docs, split=chosen, topics=topics, corpus_dir=settings.corpus_dir
+            build_enricher(), docs, split=chosen, topics=topics, corpus_dir=settings.corpus_dir
         )
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -250,19 +253,38 @@ def eval_command(  # noqa: PLR0917 (one parameter per click option)
         click.echo(f"skipped {skipped.doc.id}: {skipped.reason}", err=True)
     floor_outcomes = check(report, floors.floors) if floors else []
     target_outcomes = check(report, floors.targets) if floors else []
-    shown = tuple(t for t in report.topics if not only_topics or t in only_topics)
     if margin is not None:
         click.echo(suggest(report, margin), nl=False)
     elif as_json:
         _print_json(report, floors, floor_outcomes, target_outcomes)
     else:
         console = Console()
+        shown = tuple(t for t in report.topics if not only_topics or t in only_topics)
         for table in _tables(report, shown, show_errors):
             console.print(table)
         if floors:
             _print_check(console, floor_outcomes, target_outcomes)
     if any(not o.met for o in floor_outcomes):
         sys.exit(1)
+
+
+def _read_inputs(
+    settings: Settings,
+    topics: frozenset[str],
+    devset: Path | None,
+    floors_file: Path | None,
+    with_floors: bool,
+) -> tuple[list[DevDoc], Floors | None]:
+    """The labelled documents and, when asked for, the floors (next to them by default)."""
+    folder = devset or settings.seeds_dir / DEVSET_DIRNAME
+    try:
+        docs = load_devset(folder, topics)
+        if not with_floors:
+            return docs, None
+        path = floors_file or folder / FLOORS_FILE
+        return docs, load_floors(path, display_name(path, settings.seeds_dir), topics)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _tables(report: Report, topics: tuple[str, ...], show_errors: bool) -> list[Table]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from schemas.enrichment import Enrichment
+from workers.enrichment.arms import ArmsExtractor, arms_topic, load_arms_rules
 from workers.enrichment.entities import EntityResolver, Gazetteer, load_gazetteer
 from workers.enrichment.language import SUPPORTED, LanguageDetector
 from workers.enrichment.lexicon import Hit, Matcher
@@ -39,9 +40,14 @@ class Enricher:
     """Loaded once per worker process (taxonomy, gazetteer, compiled matchers)."""
 
     def __init__(
-        self, taxonomy: Taxonomy, gazetteer: Gazetteer, detector: LanguageDetector
+        self,
+        taxonomy: Taxonomy,
+        gazetteer: Gazetteer,
+        detector: LanguageDetector,
+        arms: ArmsExtractor | None = None,
     ) -> None:
         self._taxonomy = taxonomy
+        self._arms = arms
         self._detector = detector
         self._scorer = TopicScorer(taxonomy)
         self._resolver = EntityResolver(gazetteer)
@@ -60,7 +66,8 @@ class Enricher:
         """Read and compile the seeds. Raises ConfigurationError naming file, topic and line."""
         taxonomy = load_taxonomy(seeds_dir)
         gazetteer = load_gazetteer(seeds_dir, set(SUPPORTED) | taxonomy.languages)
-        return cls(taxonomy, gazetteer, LanguageDetector())
+        arms = ArmsExtractor(load_arms_rules(seeds_dir, gazetteer, taxonomy.forms), gazetteer)
+        return cls(taxonomy, gazetteer, LanguageDetector(), arms)
 
     @property
     def taxonomy_version(self) -> str:
@@ -90,9 +97,23 @@ class Enricher:
             sentences=sentences,
             title_hits=title_hits,
         )
+        arms = arms_topic(topics)
+        transfers = (
+            self._arms.extract(
+                text=text,
+                lang=language.code,
+                sentences=sentences,
+                hits=hits,
+                entity_hits=entity_hits,
+                topic=arms,
+            )
+            if self._arms is not None and arms is not None
+            else []
+        )
         return Enrichment(
             language=language,
             topics=topics,
             entities=entities,
             taxonomy_version=self._taxonomy.version,
+            arms_transfers=transfers,
         )

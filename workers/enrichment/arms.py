@@ -37,10 +37,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
+
+import yaml
 
 from schemas.enrichment import ArmsQuantity, ArmsTransferDetail, Evidence, TopicMatch
 from workers.enrichment.entities import Gazetteer
@@ -58,11 +61,13 @@ LAYER = "arms"
 GENERIC_SYSTEM = "weapons"  # dropped from a detail that names something more specific
 MAX_EVIDENCE = 12
 _CJK_LANGUAGES = frozenset({"zh", "ja"})
+_GLUED_AMOUNTS = frozenset({"ko", "tr"})  # amounts take particles or case suffixes: 100만, milyondan
 
 # Marker roles: what a word next to a party says about it.
 RECIPIENT, SUPPLIER, AGENT = "recipient", "supplier", "agent"
 SUBJECT, GENITIVE, NEUTRAL, ORIGIN = "subject", "genitive", "neutral", "origin"
-MARKER_ROLES = (RECIPIENT, SUPPLIER, AGENT, SUBJECT, GENITIVE, NEUTRAL, ORIGIN)
+COUNTERPART = "counterpart"  # "with", "between": the other side, direction unknown
+MARKER_ROLES = (RECIPIENT, SUPPLIER, AGENT, SUBJECT, GENITIVE, NEUTRAL, COUNTERPART, ORIGIN)
 
 # Cue kinds (tag kinds of the arms matcher).
 SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN = (
@@ -72,8 +77,12 @@ SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN = (
     "acquire_noun",
 )
 ARMS_TRADE = "arms_trade"  # nouns that already mean a supply of arms: arms sales, 军售
-TRANSFER_KINDS = frozenset({SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN, ARMS_TRADE})
-VERB_KINDS = frozenset({SUPPLY_VERB, ACQUIRE_VERB})
+ARMING = "arming_verb"  # verbs that already mean supplying arms: arm, armer, вооружать
+TRANSFER_KINDS = frozenset(
+    {SUPPLY_VERB, SUPPLY_NOUN, ACQUIRE_VERB, ACQUIRE_NOUN, ARMS_TRADE, ARMING}
+)
+VERB_KINDS = frozenset({SUPPLY_VERB, ACQUIRE_VERB, ARMING})
+ARMS_KINDS = (ARMS_TRADE, ARMING)  # transfer cues that need no system term
 ACQUIRE_KINDS = frozenset({ACQUIRE_VERB, ACQUIRE_NOUN})
 STATUS_KINDS = ("denied", "delivered", "agreed", "negotiated", "future")
 OTHER_KINDS = ("passive", "negation")
@@ -117,6 +126,7 @@ class QuantityRules:
     values: dict[str, float]  # folded number word, multiplier or vague amount -> value
     vague: frozenset[str]
     after_system: bool  # amounts may follow what they count (砲弾100万発)
+    counters: tuple[str, ...] = ()  # counter words after such an amount (発, 門, 발)
 
 
 @dataclass(frozen=True)
@@ -131,15 +141,22 @@ class LanguageRules:
     adjective_after: bool
     fillers: frozenset[str]
     conjunctions: frozenset[str]
+    alternatives: frozenset[str]  # "or": parties so joined are rival candidates
     before: tuple[tuple[str, Marker], ...]  # longest first
     after: tuple[tuple[str, Marker], ...]
     prefixes: dict[str, str]
     suffixes: dict[str, str]
     noun_object_endings: tuple[str, ...] | None
     future_endings: tuple[str, ...]
+    participle: re.Pattern[str] | None  # verb forms that an auxiliary makes passive
     matcher: Matcher
     quantity: QuantityRules
     known_names: frozenset[str]  # folded aliases, to tell a prefix or particle from the name
+
+    @cached_property
+    def marker_words(self) -> frozenset[str]:
+        """Single-word markers (CJK particles such as 对, 向)."""
+        return frozenset(m.words[0] for _, m in self.before + self.after if len(m.words) == 1)
 
 
 @dataclass(frozen=True)
@@ -152,8 +169,13 @@ class ArmsRules:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load_arms_rules(seeds_dir: Path, gazetteer: Gazetteer) -> ArmsRules:
-    """Read and compile the arms-details file. Raises ConfigurationError (file and line)."""
+def load_arms_rules(
+    seeds_dir: Path, gazetteer: Gazetteer, forms: Mapping[str, Mapping[str, frozenset[str]]]
+) -> ArmsRules:
+    """Read and compile the arms-details file. Raises ConfigurationError (file and line).
+
+    `forms` are the taxonomy's inflections (language -> lemma -> forms): a plain word
+    of the file matches the forms listed for it there, else only itself."""
     path = seeds_dir / DETAILS_FILE
     display = display_name(path, seeds_dir)
     if not path.is_file():
@@ -172,7 +194,7 @@ def load_arms_rules(seeds_dir: Path, gazetteer: Gazetteer) -> ArmsRules:
     for lang, spec in specs.items():
         if lang not in KNOWN_LANGUAGES:
             raise specs.key(lang).error(f"unknown language code {lang!r}")
-        languages[lang] = _read_language(lang, spec, categories, gazetteer)
+        languages[lang] = _read_language(lang, spec, categories, gazetteer, forms.get(lang, {}))
     return ArmsRules(languages, categories, parties)
 
 
@@ -192,13 +214,18 @@ def _read_parties(node: Node | None, gazetteer: Gazetteer) -> dict[str, str]:
 
 
 _LANGUAGE_KEYS = {
-    "order", "adjectives", "fillers", "conjunctions", "markers", "markers_after", "attached",
-    "noun_object_endings", "future_endings", "cues", "systems", "quantity",
+    "order", "adjectives", "fillers", "conjunctions", "alternatives", "markers",
+    "markers_after", "attached",
+    "noun_object_endings", "future_endings", "participle", "cues", "systems", "quantity",
 }  # fmt: skip
 
 
 def _read_language(
-    lang: str, node: Node, categories: tuple[str, ...], gazetteer: Gazetteer
+    lang: str,
+    node: Node,
+    categories: tuple[str, ...],
+    gazetteer: Gazetteer,
+    forms: Mapping[str, frozenset[str]],
 ) -> LanguageRules:
     fields = node.mapping(f"language {lang}: a mapping")
     fields.refuse_unknown(_LANGUAGE_KEYS, f"language {lang}")
@@ -210,7 +237,8 @@ def _read_language(
         raise fields["order"].error(f"language {lang}: order must be one of {', '.join(ORDERS)}")
     cjk = lang in _CJK_LANGUAGES
     pattern, lowercase, after = _read_adjectives(fields.get("adjectives"), lang)
-    entries = _read_cues(fields["cues"], lang) + _read_systems(fields["systems"], lang, categories)
+    entries = _read_cues(fields["cues"], lang, forms)
+    entries += _read_systems(fields["systems"], lang, categories, forms)
     prefixes, suffixes = _read_attached(fields.get("attached"), lang)
     return LanguageRules(
         lang=lang,
@@ -221,26 +249,55 @@ def _read_language(
         adjective_after=after,
         fillers=frozenset(_folded_list(fields.get("fillers"), lang, "fillers")),
         conjunctions=frozenset(_folded_list(fields.get("conjunctions"), lang, "conjunctions")),
+        alternatives=frozenset(_folded_list(fields.get("alternatives"), lang, "alternatives")),
         before=_read_markers(fields.get("markers"), lang, cjk, "markers"),
         after=_read_markers(fields.get("markers_after"), lang, cjk, "markers_after"),
         prefixes=prefixes,
         suffixes=suffixes,
-        noun_object_endings=(
-            tuple(_folded_list(fields["noun_object_endings"], lang, "noun_object_endings"))
-            if "noun_object_endings" in fields
-            else None
-        ),
+        noun_object_endings=_noun_object_endings(fields.get("noun_object_endings"), lang),
         future_endings=tuple(_folded_list(fields.get("future_endings"), lang, "future_endings")),
+        participle=_pattern(fields.get("participle"), lang, "participle"),
         matcher=Matcher(entries, variants_for(lang), cjk_units=cjk),
-        quantity=_read_quantity(fields.get("quantity"), lang, cjk or lang == "ko"),
+        quantity=_read_quantity(fields.get("quantity"), lang, cjk or lang in _GLUED_AMOUNTS),
         known_names=_known_names(gazetteer, lang),
     )
+
+
+def _noun_object_endings(node: Node | None, lang: str) -> tuple[str, ...] | None:
+    """Endings that make a bare party after a transfer noun its recipient; `any` for every
+    ending (the Arabic masdar's object: تزويد روسيا); absent = None (nouns take none)."""
+    if node is None or node.is_null():
+        return None
+    if isinstance(node.node, yaml.ScalarNode):
+        if node.text() != "any":
+            raise node.error(f"language {lang}: noun_object_endings: a list of endings or `any`")
+        return ("",)
+    return tuple(_folded_list(node, lang, "noun_object_endings"))
 
 
 def _folded_list(node: Node | None, lang: str, what: str) -> list[str]:
     if node is None or node.is_null():
         return []
     return [fold(text) for text, _ in node.texts(f"language {lang}: {what}: a list of words")]
+
+
+def _flag(node: Node | None, lang: str, what: str) -> bool:
+    """A YAML boolean (true / false); absent = false."""
+    if node is None:
+        return False
+    if not (isinstance(node.node, yaml.ScalarNode) and node.node.tag.endswith(":bool")):
+        raise node.error(f"language {lang}: {what}: expected true or false")
+    return str(node.node.value).lower() in ("true", "yes", "on")
+
+
+def _pattern(node: Node | None, lang: str, what: str) -> re.Pattern[str] | None:
+    """A regular expression of the file (searched in folded words)."""
+    if node is None or node.is_null():
+        return None
+    try:
+        return re.compile(node.text(f"language {lang}: {what}: a regular expression"))
+    except re.error as exc:
+        raise node.error(f"language {lang}: {what}: bad pattern: {exc}") from exc
 
 
 def _read_adjectives(node: Node | None, lang: str) -> tuple[re.Pattern[str] | None, bool, bool]:
@@ -250,13 +307,8 @@ def _read_adjectives(node: Node | None, lang: str) -> tuple[re.Pattern[str] | No
         return None, False, False
     fields = node.mapping(f"language {lang}: adjectives: pattern, lowercase, position")
     fields.refuse_unknown({"pattern", "lowercase", "position"}, f"language {lang}, adjectives")
-    pattern = None
-    if "pattern" in fields:
-        try:
-            pattern = re.compile(fields["pattern"].text())
-        except re.error as exc:
-            raise fields["pattern"].error(f"language {lang}: bad pattern: {exc}") from exc
-    lowercase = "lowercase" in fields and fields["lowercase"].text() in ("true", "True", "yes")
+    pattern = _pattern(fields.get("pattern"), lang, "adjectives.pattern")
+    lowercase = _flag(fields.get("lowercase"), lang, "adjectives.lowercase")
     position = fields["position"].text() if "position" in fields else "before"
     if position not in ("before", "after"):
         raise fields["position"].error(f"language {lang}: position must be before or after")
@@ -287,11 +339,9 @@ def _read_markers(
 def _read_marker(item: Node, lang: str, cjk: bool, where: str) -> Marker:
     """A marker: 'to', 'out of', or {word: в, endings: [ю, у]} (the party's case endings)."""
     endings: tuple[str, ...] = ()
-    if isinstance(item.node, type(item.mapping.__self__.node)) and not item.is_sequence():
-        pass
-    try:
-        written = item.text()
-    except ConfigurationError:
+    if isinstance(item.node, yaml.ScalarNode):
+        written = item.text(f"language {lang}, {where}: a word or {{word, endings}}")
+    else:
         fields = item.mapping(f"language {lang}, {where}: a word or {{word, endings}}")
         fields.refuse_unknown({"word", "endings"}, f"language {lang}, {where}")
         if "word" not in fields:
@@ -327,7 +377,7 @@ def _read_attached(node: Node | None, lang: str) -> tuple[dict[str, str], dict[s
     return out[0], out[1]
 
 
-def _read_cues(node: Node, lang: str) -> list[Entry]:
+def _read_cues(node: Node, lang: str, forms: Mapping[str, frozenset[str]]) -> list[Entry]:
     entries: list[Entry] = []
     specs = node.mapping(f"language {lang}: cues: a mapping of cue kinds")
     for kind, items in specs.items():
@@ -335,13 +385,15 @@ def _read_cues(node: Node, lang: str) -> list[Entry]:
             raise specs.key(kind).error(
                 f"language {lang}: unknown cue kind {kind!r} (expected {', '.join(CUE_KINDS)})"
             )
-        entries += _entries(items, lang, f"cues.{kind}", Tag(LAYER, kind, ""))
+        entries += _entries(items, lang, f"cues.{kind}", Tag(LAYER, kind, ""), forms)
     if not any(e.tag.kind in TRANSFER_KINDS for e in entries):
         raise node.error(f"language {lang}: cues: no transfer verb or noun")
     return entries
 
 
-def _read_systems(node: Node, lang: str, categories: tuple[str, ...]) -> list[Entry]:
+def _read_systems(
+    node: Node, lang: str, categories: tuple[str, ...], forms: Mapping[str, frozenset[str]]
+) -> list[Entry]:
     entries: list[Entry] = []
     specs = node.mapping(f"language {lang}: systems: a mapping of categories")
     for category, items in specs.items():
@@ -349,23 +401,33 @@ def _read_systems(node: Node, lang: str, categories: tuple[str, ...]) -> list[En
             raise specs.key(category).error(
                 f"language {lang}: system category {category!r} is not declared in `categories`"
             )
-        entries += _entries(items, lang, f"systems.{category}", Tag(LAYER, SYSTEM, category))
+        entries += _entries(items, lang, f"systems.{category}", Tag(LAYER, SYSTEM, category), forms)
     return entries
 
 
-def _entries(node: Node, lang: str, where: str, tag: Tag) -> list[Entry]:
+def _entries(
+    node: Node, lang: str, where: str, tag: Tag, forms: Mapping[str, frozenset[str]]
+) -> list[Entry]:
     out = []
     for written, item in node.texts(f"language {lang}: {where}: a list of terms"):
         term = parse_term(written, item, lang, where)
         if term.cjk:
             out.append(Entry((), tag, Case.ANY, literal=term.words[0].key))
             continue
-        patterns = tuple(
-            WordPattern(stem=w.key) if w.stem else WordPattern(forms=frozenset((w.key,)))
-            for w in term.words
-        )
-        out.append(Entry(patterns, tag, case_of(written.lstrip("=").replace("*", ""), allow_title=False)))
+        patterns = tuple(_word_pattern(w.key, w.stem, term.exact, forms) for w in term.words)
+        case = case_of(written.lstrip("=").replace("*", ""), allow_title=False)
+        out.append(Entry(patterns, tag, case))
     return out
+
+
+def _word_pattern(
+    key: str, stem: bool, exact: bool, forms: Mapping[str, frozenset[str]]
+) -> WordPattern:
+    if stem:
+        return WordPattern(stem=key)
+    if exact:
+        return WordPattern(forms=frozenset((key,)))
+    return WordPattern(forms=forms.get(key, frozenset((key,))))
 
 
 def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
@@ -374,13 +436,15 @@ def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
     values: dict[str, float] = {}
     vague: set[str] = set()
     hedges: list[str] = []
+    counters: list[str] = []
     multipliers: list[str] = []
     numbers: list[str] = []
     after_system = False
     if node is not None and not node.is_null():
         fields = node.mapping(f"language {lang}: quantity: a mapping")
         fields.refuse_unknown(
-            {"numbers", "multipliers", "vague", "hedges", "after_system"}, f"language {lang}"
+            {"numbers", "multipliers", "vague", "hedges", "after_system", "counters"},
+            f"language {lang}, quantity",
         )
         for key, bucket in (("numbers", numbers), ("multipliers", multipliers), ("vague", [])):
             if key not in fields:
@@ -392,7 +456,8 @@ def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
                 if key == "vague":
                     vague.add(fold(word))
         hedges = [w for w, _ in fields["hedges"].texts()] if "hedges" in fields else []
-        after_system = "after_system" in fields and fields["after_system"].text() == "true"
+        after_system = _flag(fields.get("after_system"), lang, "quantity.after_system")
+        counters = _folded_list(fields.get("counters"), lang, "quantity.counters")
     word_values = list(numbers) + sorted(vague, key=len, reverse=True)
     vague_words = [w for w in word_values if fold(w) in vague]
     number_words = [w for w in word_values if fold(w) not in vague]
@@ -406,7 +471,13 @@ def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
         f"(?:(?P<num>{digits}|{_alternation(number_words, glued)})"
         f"(?:\\s*(?P<mult>{mult}))?|(?P<mult2>{mult})|(?P<vague>{_alternation(vague_words, glued)}))"
     )
-    return QuantityRules(re.compile(pattern, re.IGNORECASE), values, frozenset(vague), after_system)
+    return QuantityRules(
+        re.compile(pattern, re.IGNORECASE),
+        values,
+        frozenset(vague),
+        after_system,
+        tuple(sorted(counters, key=len, reverse=True)),
+    )
 
 
 def _alternation(words: Iterable[str], glued: bool) -> str:
@@ -419,12 +490,16 @@ def _alternation(words: Iterable[str], glued: bool) -> str:
 
 
 def _known_names(gazetteer: Gazetteer, lang: str) -> frozenset[str]:
-    names = set()
+    """First and last words of every alias (and their matcher variants: العراق, عراق), to
+    tell a name from a name with a particle glued to it."""
+    variants = variants_for(lang)
+    names: set[str] = set()
     for code in ("any", lang):
         for alias, _ in gazetteer.aliases.get(code, ()):
             words = alias.replace("*", "").split()
             if words:
-                names.update((fold(words[0]), fold(words[-1]), fold("".join(words))))
+                for word in (words[0], words[-1], "".join(words)):
+                    names.update(variants(fold(word)))
     return frozenset(names)
 
 
@@ -464,6 +539,9 @@ class Statement:
     denied: bool
     evidence: list[Evidence]
     start: int
+    # the two sides the sentence links without a direction ("trade between A and B"),
+    # with the evidence of each: they complete a statement that names one side only
+    pair: dict[str, Evidence] = field(default_factory=dict)
 
 
 @dataclass
@@ -541,7 +619,7 @@ class ArmsExtractor:
             if found and following is not None:
                 _denial_in_next(found, following)
             statements += found
-        return [self._detail(group) for group in _merge(statements)]
+        return [self._detail(key, group) for key, group in _merge(statements)]
 
     def _parties(self, hits: Sequence[Hit], entity_hits: Sequence[ConceptHit]) -> list[Party]:
         """Country and group mentions the resolver kept, with their codes."""
@@ -567,7 +645,12 @@ class ArmsExtractor:
         return [Party(s, e, key) for (s, e), (_, key) in sorted(best.items())]
 
     def _view(
-        self, text: str, sentences: Sentences, index: int, rules: LanguageRules, parties: list[Party]
+        self,
+        text: str,
+        sentences: Sentences,
+        index: int,
+        rules: LanguageRules,
+        parties: list[Party],
     ) -> _View:
         lo, hi = sentences.starts[index], sentences.ends[index]
         cues = [
@@ -578,9 +661,8 @@ class ArmsExtractor:
         inside = [p for p in parties if lo <= p.start and p.end <= hi]
         return _View(text, lo, hi, rules, inside, _longest(cues))
 
-    def _detail(self, group: list[Statement]) -> ArmsTransferDetail:
-        supplier = next((s.supplier for s in group if s.supplier), None)
-        recipient = next((s.recipient for s in group if s.recipient), None)
+    def _detail(self, key: Pair, group: list[Statement]) -> ArmsTransferDetail:
+        supplier, recipient = key
         systems = sorted({c for s in group for c in s.systems}, key=lambda c: self._rank.get(c, 0))
         if len(systems) > 1 and GENERIC_SYSTEM in systems:
             systems.remove(GENERIC_SYSTEM)
@@ -602,10 +684,12 @@ def _longest(cues: list[Cue]) -> list[Cue]:
     """One cue per span and kind; a cue inside a longer cue of the same family is dropped
     ("arms sales" hides "sales"), so that each word counts once."""
     out: list[Cue] = []
-    for cue in sorted(cues, key=lambda c: (c.start, -c.end)):
+    for cue in sorted(set(cues), key=lambda c: (c.start, -c.end, c.kind, c.key)):
         family = _family(cue.kind)
         if any(
-            o.start <= cue.start and cue.end <= o.end and _family(o.kind) == family
+            o.start <= cue.start
+            and cue.end <= o.end
+            and _family(o.kind) == family
             and (o.start, o.end) != (cue.start, cue.end)
             for o in out
         ):
@@ -634,25 +718,38 @@ def _candidate_sentences(sentences: Sentences, topic: TopicMatch) -> list[int]:
 def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
     transfers = view.transfers()
     systems = view.kinds(SYSTEM)
-    if not transfers or not (systems or view.kinds(ARMS_TRADE)) or not view.parties:
+    if not transfers or not (systems or view.kinds(*ARMS_KINDS)) or not view.parties:
         return []
     markers = _marker_roles(view)
     votes = _votes(view, transfers, markers)
     suppliers = _winners(votes, SUPPLIER)
     recipients = _winners(votes, RECIPIENT)
     suppliers, recipients = _gate(view, suppliers, recipients, markers)
-    if not suppliers and not recipients:
+    rivals = _rivals(view)
+    if any(v.party.key in rivals for v in suppliers):
+        suppliers = []
+    if any(v.party.key in rivals for v in recipients):
+        recipients = []
+    pair = _pair(view, transfers, markers) if not rivals else {}
+    if not suppliers and not recipients and pair:
+        suppliers, recipients = _buyer_and_seller(view, transfers, markers, pair)
+    if not suppliers and not recipients and not pair:
         return []
     chosen_systems = _systems_near(view, transfers)
     status, denied, status_cues = _status(view, transfers)
     quantities = _quantities(view, chosen_systems)
     categories = sorted({c.key for c in chosen_systems}, key=lambda c: rank.get(c, 0))
-    if any(c.kind == ARMS_TRADE for c in transfers) and GENERIC_SYSTEM not in categories:
+    if any(c.kind in ARMS_KINDS for c in transfers) and GENERIC_SYSTEM not in categories:
         categories.append(GENERIC_SYSTEM)
     out = []
-    for supplier in suppliers or [None]:
-        for recipient in recipients or [None]:
-            if supplier is not None and recipient is not None and supplier.party.key == recipient.party.key:
+    no_vote: list[Vote | None] = [None]
+    for supplier in suppliers or no_vote:
+        for recipient in recipients or no_vote:
+            if (
+                supplier is not None
+                and recipient is not None
+                and supplier.party.key == recipient.party.key
+            ):
                 continue
             evidence = _statement_evidence(
                 view, supplier, recipient, transfers, chosen_systems, quantities, status_cues
@@ -667,20 +764,74 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
                     denied=denied,
                     evidence=evidence,
                     start=view.lo,
+                    pair=pair,
                 )
             )
     return out
+
+
+def _buyer_and_seller(
+    view: _View, transfers: list[Cue], markers: list[str | None], pair: dict[str, Evidence]
+) -> tuple[list[Vote], list[Vote]]:
+    """"India is negotiating with France the purchase of jets": with a purchase cue, the
+    bare party of a pair buys and the one "with" it sells."""
+    if not any(c.kind in ACQUIRE_KINDS for c in transfers):
+        return [], []
+    bare = [i for i, p in enumerate(view.parties) if p.key in pair and _available(markers, i)]
+    other = [
+        i for i, p in enumerate(view.parties) if p.key in pair and markers[i] == COUNTERPART
+    ]
+    if not bare or not other or view.parties[bare[0]].key == view.parties[other[0]].key:
+        return [], []
+    buyer, seller = view.parties[bare[0]], view.parties[other[0]]
+    return [Vote(SUPPLIER, MEDIUM, 0, seller)], [Vote(RECIPIENT, MEDIUM, 0, buyer)]
+
+
+def _pair(view: _View, transfers: list[Cue], markers: list[str | None]) -> dict[str, Evidence]:
+    """Two sides linked without a direction: "entre Moscou et Pyongyang", or one party
+    "with" another when the sentence has no other bare party ("KP ... talks with Moscow")."""
+    near = {
+        i
+        for i, p in enumerate(view.parties)
+        if _nearest_cue(view, p, transfers) is not None or markers[i] == COUNTERPART
+    }
+    chosen: dict[str, Party] = {}
+    for i in sorted(near):
+        if markers[i] == COUNTERPART:
+            chosen.setdefault(view.parties[i].key, view.parties[i])
+    if len(chosen) == 1:
+        bare = {
+            p.key: p
+            for i, p in enumerate(view.parties)
+            if _available(markers, i) and p.key not in chosen
+        }
+        if len(bare) == 1:
+            chosen.update(bare)
+    if len(chosen) != 2:
+        return {}
+    sentences = Sentences([view.lo], [view.hi])
+    return {
+        key: Evidence(
+            concept="party",
+            term=view.text[p.start : p.end],
+            start=p.start,
+            end=p.end,
+            sentence=sentence_snippet(view.text, sentences, p.start, p.end),
+        )
+        for key, p in chosen.items()
+    }
 
 
 def _marker_roles(view: _View) -> list[str | None]:
     """The role that the words around each party give it (None: a bare noun phrase)."""
     roles: list[str | None] = []
     for i, party in enumerate(view.parties):
+        if _is_origin(view, party):  # "for Iranian drones": the marker governs the drones
+            roles.append(ORIGIN)
+            continue
         role = _attached_role(view, party) or _around_role(view, party)
         if role is None and i and _coordinated(view, view.parties[i - 1], party):
             role = roles[i - 1]  # "to Russia and Iran": Iran is a recipient too
-        if role is None and _is_origin(view, party):
-            role = ORIGIN
         roles.append(role)
     return roles
 
@@ -716,7 +867,11 @@ def _around_role(view: _View, party: Party) -> str | None:
         return _cjk_role(view, party)
     index = bisect_left(view.starts, party.start) - 1
     skipped = 0
+    following = party.start
     while index >= 0:
+        if any(ch in _CLAUSE_BREAKS or ch in ".!?\"«»“”" for ch in view.text[view.ends[index] : following]):
+            break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
+        following = view.starts[index]
         for role, marker in view.rules.before:
             if _ends_with(view.words, index, marker.words) and _case_ok(view, party, marker):
                 return role
@@ -726,6 +881,8 @@ def _around_role(view: _View, party: Party) -> str | None:
             continue
         break
     after = bisect_left(view.starts, party.end)
+    if after < len(view.starts) and view.text[party.end : view.starts[after]].strip(" '’"):
+        return None
     for role, marker in view.rules.after:
         if tuple(view.words[after : after + len(marker.words)]) == marker.words:
             return role
@@ -766,11 +923,44 @@ def _coordinated(view: _View, first: Party, second: Party) -> bool:
     between = view.text[first.end : second.start]
     if len(between) > 20 or any(ch in between for ch in ".;:()"):
         return False
+    if not between.strip() and _glued_conjunction(view, second):
+        return True
     words = [fold(w) for w in WORD_RE.findall(between)]
     rest = [w for w in words if w not in view.rules.fillers]
     if view.rules.cjk:
-        return between.strip() in view.rules.conjunctions or between.strip() in ("、", "和", "与")
+        return between.strip() in view.rules.conjunctions
     return len(rest) == 1 and rest[0] in view.rules.conjunctions
+
+
+def _rivals(view: _View) -> set[str]:
+    """Parties offered as alternatives ("from North Korea or Iran", 伊朗或朝鲜): no role
+    can go to them."""
+    out: set[str] = set()
+    words = view.rules.alternatives
+    if not words:
+        return out
+    for first, second in zip(view.parties, view.parties[1:], strict=False):
+        between = view.text[first.end : second.start]
+        if len(between) > 25 or any(ch in between for ch in ".;:()"):
+            continue
+        if view.rules.cjk:
+            found = any(w in between for w in words)
+        else:
+            tokens = [fold(w) for w in WORD_RE.findall(between)]
+            found = len(tokens) <= 3 and any(t in words for t in tokens)
+        if found and first.key != second.key:
+            out.update((first.key, second.key))
+    return out
+
+
+def _glued_conjunction(view: _View, party: Party) -> bool:
+    """Arabic و written onto the name: وإيران."""
+    word = fold(view.text[party.start : party.end]).split()[0]
+    rules = view.rules
+    return any(
+        word.startswith(c) and word[len(c) :] in rules.known_names and word not in rules.known_names
+        for c in rules.conjunctions
+    )
 
 
 def _is_adjective(view: _View, party: Party) -> bool:
@@ -778,7 +968,9 @@ def _is_adjective(view: _View, party: Party) -> bool:
     surface = view.text[party.start : party.end]
     if rules.adjective_lowercase and surface[:1].islower():
         return True
-    return rules.adjective_pattern is not None and bool(rules.adjective_pattern.search(fold(surface)))
+    return rules.adjective_pattern is not None and bool(
+        rules.adjective_pattern.search(fold(surface))
+    )
 
 
 def _is_origin(view: _View, party: Party) -> bool:
@@ -789,7 +981,7 @@ def _is_origin(view: _View, party: Party) -> bool:
         if cue.kind != SYSTEM:
             continue
         if view.rules.adjective_after:
-            if 0 <= view.gap(cue.end, party.start) <= 1:
+            if view.gap(cue.end, party.start) == 0:  # "obus nord-coréens"
                 return True
         elif 0 <= view.gap(party.end, cue.start) <= 1:
             return True
@@ -804,7 +996,7 @@ def _votes(view: _View, transfers: list[Cue], markers: list[str | None]) -> list
     for i, party in enumerate(view.parties):
         role = markers[i]
         cue_index = _nearest_cue(view, party, transfers)
-        if cue_index is None or role in (None, SUBJECT, GENITIVE, NEUTRAL):
+        if cue_index is None or role in (None, SUBJECT, GENITIVE, NEUTRAL, COUNTERPART):
             continue
         cue = transfers[cue_index]
         acquire = cue.kind in ACQUIRE_KINDS
@@ -846,14 +1038,18 @@ def _positional(
             if not acquire:  # "Russia was supplied with shells": the subject receives
                 votes += _with_coordinated(view, agent, RECIPIENT, MEDIUM, index)
         else:
-            votes += _with_coordinated(view, agent, RECIPIENT if acquire else SUPPLIER, MEDIUM, index)
+            votes += _with_coordinated(
+                view, agent, RECIPIENT if acquire else SUPPLIER, MEDIUM, index
+            )
     if not acquire and not passive:
         for party in _objects(view, cue, agent, markers):
             votes.append(Vote(RECIPIENT, MEDIUM, index, party))
     return votes
 
 
-def _with_coordinated(view: _View, party: Party, role: str, strength: int, source: int) -> list[Vote]:
+def _with_coordinated(
+    view: _View, party: Party, role: str, strength: int, source: int
+) -> list[Vote]:
     """The party and those joined to it by 'and' ("North Korea and Iran supply ...")."""
     parties = view.parties
     at = parties.index(party)
@@ -866,11 +1062,16 @@ def _with_coordinated(view: _View, party: Party, role: str, strength: int, sourc
 
 
 def _is_passive(view: _View, cue: Cue) -> bool:
+    """An auxiliary just before a participle ("were supplied", "wurden geliefert"), or a
+    passive form right after or over the verb (供与された, 제공됐다)."""
+    participle = view.rules.participle
     for other in view.kinds("passive"):
         if other.start < cue.start and 0 <= view.gap(other.end, cue.start) <= 2:
+            first = WORD_RE.search(view.text, cue.start, cue.end)
+            if participle is None or (first and participle.search(fold(first.group()))):
+                return True
+        elif other.start >= cue.start and view.gap(cue.end, other.start) <= 1:
             return True
-        if other.start >= cue.start and view.gap(cue.end, other.start) <= 1:
-            return True  # 供与された, поставлены (a passive form overlapping the cue)
     return False
 
 
@@ -878,9 +1079,7 @@ def _available(markers: list[str | None], i: int) -> bool:
     return markers[i] in (None, SUBJECT)
 
 
-def _agent(
-    view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None]
-) -> Party | None:
+def _agent(view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None]) -> Party | None:
     """Who does what the cue says, from word order (None when unclear)."""
     order = view.rules.order
     before = [
@@ -892,8 +1091,9 @@ def _agent(
         and not _blocked(view, p.end, cue, transfers, hard_only=order != "v2")
     ]
     if cue.kind not in VERB_KINDS:
-        # a noun's agent: a possessor or modifier just before it, or "de la France" after it
-        near = [i for i in before if view.gap(view.parties[i].end, cue.start) <= 4]
+        # a noun's agent: a possessor or modifier just before it ("US arms sales",
+        # "Russia's deliveries"), or "de la France" after it
+        near = [i for i in before if _only_modifiers(view, view.parties[i].end, cue.start)]
         if near:
             return view.parties[near[-1]]
         return _genitive_after(view, cue, markers)
@@ -908,6 +1108,31 @@ def _agent(
     if before:
         return view.parties[before[-1]]
     return None
+
+
+_MODIFIER_KINDS = frozenset({SYSTEM, *STATUS_KINDS, *OTHER_KINDS})
+
+
+def _only_modifiers(view: _View, start: int, end: int) -> bool:
+    """True if nothing but fillers, a possessive 's, other parties, system terms and
+    status words stand between start and end ("Washington's weapons deliveries",
+    中国对巴基斯坦的军售, "Iran denies deliveries")."""
+    chars = list(view.text[start:end])
+    spans = [(p.start, p.end) for p in view.parties]
+    spans += [(c.start, c.end) for c in view.cues if c.kind in _MODIFIER_KINDS]
+    for lo, hi in spans:
+        for k in range(max(lo, start), min(hi, end)):
+            chars[k - start] = " "
+    rest = "".join(chars)
+    if any(ch in rest for ch in _CLAUSE_BREAKS):
+        return False
+    rules = view.rules
+    if rules.cjk:
+        for token in sorted(rules.fillers | rules.marker_words, key=len, reverse=True):
+            rest = rest.replace(token, " ")
+        return not rest.strip()
+    allowed = rules.fillers | {"s"}
+    return all(fold(word) in allowed for word in WORD_RE.findall(rest))
 
 
 def _blocked(view: _View, end: int, cue: Cue, transfers: list[Cue], *, hard_only: bool) -> bool:
@@ -945,9 +1170,7 @@ def _first_after(view: _View, cue: Cue, markers: list[str | None]) -> Party | No
     return None
 
 
-def _objects(
-    view: _View, cue: Cue, agent: Party | None, markers: list[str | None]
-) -> list[Party]:
+def _objects(view: _View, cue: Cue, agent: Party | None, markers: list[str | None]) -> list[Party]:
     """Bare parties that receive what a supply verb sends ("supplied Russia with shells")."""
     rules = view.rules
     if rules.order == "sov":
@@ -962,7 +1185,9 @@ def _objects(
     for i, party in enumerate(view.parties):
         if party.start < start or not _available(markers, i) or party == agent:
             continue
-        if view.gap(start, party.start) > OBJECT_DISTANCE or _blocked_soft(view, start, party.start):
+        if view.gap(start, party.start) > OBJECT_DISTANCE or _blocked_soft(
+            view, start, party.start
+        ):
             break
         if not verb and not fold(view.text[party.start : party.end]).endswith(
             rules.noun_object_endings or ()
@@ -1056,11 +1281,12 @@ def _status(view: _View, transfers: list[Cue]) -> tuple[str | None, bool, list[C
     if found["denied"]:
         return "denied", True, found["denied"]
     delivered = [c for c in found["delivered"] if not _after_future(view, c, future)]
+    agreed = [c for c in found["agreed"] if not _after_future(view, c, future)]
     negated = _negated(view, transfers)
     if delivered and not negated:
         return "delivered", False, delivered
-    if found["agreed"] and not negated:
-        return "agreed", False, found["agreed"]
+    if agreed and not negated:
+        return "agreed", False, agreed
     if found["negotiated"] or future:
         return "negotiated", False, (found["negotiated"] or future)
     if negated:
@@ -1081,18 +1307,42 @@ def _future_forms(view: _View, transfers: list[Cue]) -> list[Cue]:
 
 
 def _after_future(view: _View, cue: Cue, future: list[Cue]) -> bool:
-    """'will be delivered', 'sera livré': a past form right after a future cue."""
-    return any(f.end <= cue.start and view.gap(f.end, cue.start) <= 3 for f in future)
+    """'will be delivered', 'sera livré', 'serait le signe qu'un accord...', 'the deal
+    could be signed': a cue of a later stage in the clause of a future or conditional cue
+    (after it, or just before it)."""
+    for f in future:
+        if f.end <= cue.start:
+            near = view.gap(f.end, cue.start) <= MAX_PARTY_DISTANCE
+            lo, hi = f.end, cue.start
+        elif f.start >= cue.end:
+            near = view.gap(cue.end, f.start) <= 1
+            lo, hi = cue.end, f.start
+        else:
+            continue
+        if near and not _blocked_soft(view, lo, hi):
+            return True
+    return False
 
 
 def _negated(view: _View, transfers: list[Cue]) -> list[Cue]:
-    """Negations right before (or, in Japanese and Korean, right after) a transfer cue."""
+    """Negations of a transfer cue: right before it ("did not deliver", "keine Waffen
+    geliefert"); in verb-final clauses anywhere in the clause before it ("hat niemals
+    Waffen geliefert"); in Japanese and Korean right after it (提供しない)."""
+    final = view.rules.order in ("sov", "v2")
+    reach = MAX_PARTY_DISTANCE if final else 2
     out = []
     for neg in view.kinds("negation"):
         for cue in transfers:
-            if neg.end <= cue.start and view.gap(neg.end, cue.start) <= 2:
-                out.append(neg)
-            elif neg.start >= cue.end and view.rules.order == "sov" and view.gap(cue.end, neg.start) <= 2:
+            if neg.end <= cue.start:
+                if view.gap(neg.end, cue.start) <= reach and not _blocked_soft(
+                    view, neg.end, cue.start
+                ):
+                    out.append(neg)
+            elif (
+                neg.start >= cue.end
+                and view.rules.order == "sov"
+                and view.gap(cue.end, neg.start) <= 2
+            ):
                 out.append(neg)
     return out
 
@@ -1107,7 +1357,7 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
             continue
         value, approximate = amount
         for system in systems:
-            lo, hi = _quantity_span(view, match, system, rules.after_system)
+            lo, hi = _quantity_span(view, match, system, rules)
             if lo is not None and hi is not None:
                 out.append(
                     ArmsQuantity(
@@ -1124,17 +1374,27 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
 
 
 def _quantity_span(
-    view: _View, match: re.Match[str], system: Cue, after_system: bool
+    view: _View, match: re.Match[str], system: Cue, rules: QuantityRules
 ) -> tuple[int | None, int | None]:
     if system.start >= match.end() and _small_gap(view, match.end(), system.start):
         return match.start(), system.end
-    if after_system and system.end <= match.start() and _small_gap(view, system.end, match.start()):
-        end = match.end()
-        counter = WORD_RE.match(view.text, end)  # 100万 *発*, 100만 *발*
-        if counter is not None and len(counter.group()) == 1:
-            end = counter.end()
-        return system.start, end
+    if (
+        rules.after_system
+        and system.end <= match.start()
+        and _small_gap(view, system.end, match.start())
+    ):
+        return system.start, _after_counter(view.text, match.end(), rules.counters)
     return None, None
+
+
+def _after_counter(text: str, end: int, counters: tuple[str, ...]) -> int:
+    """The end of the counter word after an amount, if one follows: 100万 *発*, 100만 *발*."""
+    rest = text[end : end + 8]
+    at = end + len(rest) - len(rest.lstrip())
+    for counter in counters:
+        if fold(text[at : at + len(counter)]) == counter:
+            return at + len(counter)
+    return end
 
 
 def _small_gap(view: _View, start: int, end: int) -> bool:
@@ -1250,27 +1510,65 @@ def _overall_status(group: list[Statement]) -> str | None:
     return None
 
 
-def _merge(statements: list[Statement]) -> list[list[Statement]]:
-    """Group statements per pair; one-sided statements join the only pair that shares
-    their side, or form their own group. Groups come most supported first."""
-    pairs: dict[tuple[str | None, str | None], list[Statement]] = defaultdict(list)
+Pair = tuple[str | None, str | None]  # (supplier, recipient)
+
+
+def _merge(statements: list[Statement]) -> list[tuple[Pair, list[Statement]]]:
+    """Group statements per supplier-recipient pair, most supported first.
+
+    A statement that names one side only is completed by the other side of an undirected
+    link of its own sentence, else joins the only directed pair that shares its side, else
+    is completed by the only partner the document's links give that side, else stands
+    alone. A statement with a link and no side joins the directed pair of its two sides."""
+    groups: dict[Pair, list[Statement]] = defaultdict(list)
     for s in statements:
         if s.supplier and s.recipient:
-            pairs[(s.supplier, s.recipient)].append(s)
+            groups[(s.supplier, s.recipient)].append(s)
+    directed = list(groups)
+    links: dict[str, set[str]] = defaultdict(set)
     for s in statements:
-        if s.supplier and s.recipient:
-            continue
-        if s.supplier:
-            matches = [k for k in pairs if k[0] == s.supplier and k[1]]
-        else:
-            matches = [k for k in pairs if k[1] == s.recipient and k[0]]
+        if len(s.pair) == 2:
+            a, b = sorted(s.pair)
+            links[a].add(b)
+            links[b].add(a)
+    for s in statements:
+        if bool(s.supplier) != bool(s.recipient):
+            groups[_completed(s, directed, links)].append(s)
+    for s in statements:
+        if not s.supplier and not s.recipient:
+            for key in list(groups):
+                if key[0] and key[1] and {key[0], key[1]} == set(s.pair):
+                    groups[key].append(s)
+    for key, group in groups.items():
+        for s in group:
+            _add_sides(s, key)
+    ordered = list(groups.items())
+    ordered.sort(key=lambda kg: (-len({s.start for s in kg[1]}), min(s.start for s in kg[1])))
+    return ordered
+
+
+def _completed(s: Statement, directed: list[Pair], links: dict[str, set[str]]) -> Pair:
+    side = s.supplier or s.recipient or ""
+    partners = set(s.pair) - {side} if side in s.pair else set()
+    if len(partners) != 1:
+        matches = [k for k in directed if (k[0] if s.supplier else k[1]) == side]
         if len(matches) == 1:
-            pairs[matches[0]].append(s)
-        elif not matches:
-            pairs[(s.supplier, s.recipient)].append(s)
-    groups = list(pairs.values())
-    groups.sort(key=lambda g: (-len({s.start for s in g}), min(s.start for s in g)))
-    return groups
+            return matches[0]
+        if matches:
+            return (s.supplier, s.recipient)
+        partners = links.get(side, set()) - {side}
+    if len(partners) == 1:
+        other = next(iter(partners))
+        return (side, other) if s.supplier else (other, side)
+    return (s.supplier, s.recipient)
+
+
+def _add_sides(s: Statement, key: Pair) -> None:
+    """Evidence for a side that a link gave the statement."""
+    for role, party, had in (("supplier", key[0], s.supplier), ("recipient", key[1], s.recipient)):
+        ev = s.pair.get(party or "")
+        if ev is not None and had is None:
+            s.evidence.append(ev.model_copy(update={"concept": role}))
 
 
 def _evidence(group: list[Statement]) -> list[Evidence]:

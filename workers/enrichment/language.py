@@ -104,7 +104,8 @@ class _NaiveBayes:
         self._prior: npt.NDArray[np.float32] = identifier.nb_pc
         classes: list[str] = list(identifier.nb_classes)
         first: dict[str, int] = {}
-        self._aliases = [(first.setdefault(c, i), i) for i, c in enumerate(classes) if c in first]
+        # columns of a label listed twice (py3langid's script variants): folded into the first
+        self._aliases = [(first[c], i) for i, c in enumerate(classes) if first.setdefault(c, i) != i]
         self.labels: list[str] = classes
         self.index: dict[str, int] = first
 
@@ -247,9 +248,14 @@ def _by_script(top: str, prob: float, scripts: ScriptCounts) -> tuple[str, float
     cjk = scripts.han + scripts.kana + scripts.hangul
     if scripts.letters == 0 or cjk / scripts.letters < 0.3:
         return top, prob
+    han_kana = scripts.han + scripts.kana
     if scripts.hangul >= 0.5 * cjk:
         lang = "ko"
-    elif scripts.kana >= 0.1 * (scripts.han + scripts.kana):
+    elif scripts.kana >= 0.1 * han_kana or (
+        # kanji-heavy Japanese (headlines, officialese) still has its particles (で, へ, の);
+        # Chinese quoting a Japanese title ("君の名は") has one or two in a long sample
+        scripts.hiragana >= 2 and scripts.hiragana >= 0.05 * han_kana
+    ):
         lang = "ja"
     else:
         lang = "zh"

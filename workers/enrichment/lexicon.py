@@ -21,16 +21,17 @@ how many characters may follow it, which is how names inflect in Russian).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import accumulate, compress
-from typing import NamedTuple
+from itertools import chain, compress, filterfalse, repeat
+from operator import is_, itemgetter, methodcaller, not_, or_
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from workers.enrichment.morph import Variants
+from workers.enrichment.morph import Variants, plain
 from workers.enrichment.text import WORD_RE, fold
 
-MEMO_LIMIT = 200_000  # distinct surface forms remembered per language before a reset
+MEMO_LIMIT = 100_000  # distinct surface forms per memo and generation (see _Memo)
 
 
 class Case(IntEnum):
@@ -125,12 +126,19 @@ class _WordIndex:
     def __init__(self) -> None:
         self.exact: dict[str, list[Entry]] = {}
         self.stems: dict[str, list[tuple[str, Entry]]] = {}
+        # A quick filter: the first three letters of the stems (two for two-letter stems).
+        self.heads: set[str] = set()
 
     def add(self, pattern: WordPattern, entry: Entry) -> None:
         for form in pattern.forms:
             self.exact.setdefault(form, []).append(entry)
         if pattern.stem:
             self.stems.setdefault(pattern.stem[:2], []).append((pattern.stem, entry))
+            self.heads.add(pattern.stem[:3])
+
+    def may_hold(self, word: str) -> bool:
+        """False when no entry can match `word` (the usual answer, found quickly)."""
+        return word in self.exact or word[:3] in self.heads or word[:2] in self.heads
 
     def lookup(self, variants: tuple[str, ...], position: int) -> dict[int, Entry]:
         """Entries whose word at `position` (the one indexed) matches one of the variants."""
@@ -144,9 +152,10 @@ class _WordIndex:
         return found
 
 
-# What a surface form can start: entries of one word that it completes, and entries of
-# several words whose first word it is. None when it starts nothing (most words).
-Starts = tuple[tuple[Entry, ...], frozenset[Entry]] | None
+# What a surface form can start: entries of one word that it completes, entries of
+# several words whose first word it is, and the most words after the first that those
+# need. None when it starts nothing (most words).
+Starts = tuple[tuple[Entry, ...], frozenset[Entry], int] | None
 
 # A word of a piece of text that starts something: (offset in the piece, end in the
 # piece, one-word entries, longer entries, most extra words, next word in the piece or "")
@@ -154,50 +163,89 @@ PieceStart = tuple[int, int, tuple[Entry, ...], frozenset[Entry], int, str]
 # The words of a piece: (word, offset in the piece, end in the piece)
 PieceWord = tuple[str, int, int]
 
-
-class _Memo(dict[str, Starts]):
-    """surface form -> what it can start; computed on first sight."""
-
-    def __init__(self, matcher: Matcher) -> None:
-        super().__init__()
-        self._matcher = matcher
-
-    def __missing__(self, surface: str) -> Starts:
-        if len(self) >= MEMO_LIMIT:
-            self.clear()
-        found = self._matcher.starts_of(surface)
-        self[surface] = found
-        return found
+_V = TypeVar("_V")
+_UNSEEN: Any = object()  # "not in the memo", distinct from None ("starts nothing")
 
 
-class _PieceMemo(dict[str, tuple[PieceStart, ...] | None]):
-    """piece of text between two spaces -> its words that start something (None: none)."""
+class _Memo(Generic[_V]):
+    """key -> compute(key), remembered across documents (a worker sees millions).
 
-    def __init__(self, matcher: Matcher) -> None:
-        super().__init__()
-        self._matcher = matcher
+    A hit is one lookup in the plain dict ``young``, which callers make in C
+    (``map(memo.young.get, ...)``) and then ``learn`` what was missing. Bounded by two
+    generations, an approximate LRU: when ``young`` holds ``limit`` keys it becomes
+    the old generation and a new one starts; a key found in the old generation moves
+    back without being computed again; the generation before is dropped. Values
+    depend on the key alone, so forgetting never changes a result.
+    """
 
-    def __missing__(self, piece: str) -> tuple[PieceStart, ...] | None:
-        if len(self) >= MEMO_LIMIT:
-            self.clear()
-        found = self._matcher.piece_starts(piece)
-        self[piece] = found
-        return found
+    __slots__ = ("young", "_old", "_compute", "_limit")
+
+    def __init__(self, compute: Callable[[str], _V], limit: int = MEMO_LIMIT) -> None:
+        self.young: dict[str, _V] = {}
+        self._old: dict[str, _V] = {}
+        self._compute = compute
+        self._limit = limit
+
+    def get(self, key: str) -> _V:
+        value = self.young.get(key, _UNSEEN)
+        return self.learn(key) if value is _UNSEEN else value
+
+    def learn(self, key: str) -> _V:
+        value = self._old.get(key, _UNSEEN)
+        if value is _UNSEEN:
+            value = self._compute(key)
+        if len(self.young) >= self._limit:
+            self._old, self.young = self.young, {}
+        self.young[key] = value
+        return value
+
+    def absent(self, keys: Iterable[str]) -> list[str]:
+        """The distinct `keys` that ``young`` lacks, once those of the old generation
+        are moved back and room is made: the caller computes them and calls ``add``,
+        after which every key is in ``young``."""
+        distinct = dict.fromkeys(keys)
+        wanted = list(filterfalse(self.young.__contains__, distinct))
+        if len(self.young) + len(wanted) > self._limit:
+            self._old, self.young = self.young, {}
+            wanted = list(distinct)
+        old = self._old
+        if old and wanted:
+            back = list(filter(old.__contains__, wanted))
+            if back:
+                self.young.update(zip(back, map(old.__getitem__, back)))
+                wanted = list(filterfalse(old.__contains__, wanted))
+        return wanted
+
+    def add(self, keys: list[str], values: Iterable[_V]) -> None:
+        self.young.update(zip(keys, values))
+
+    def __len__(self) -> int:
+        return len(self.young)
 
 
-class _SecondMemo(dict[str, frozenset[Entry]]):
-    """surface form -> entries of several words whose second word it matches."""
+# Punctuation around a word ("(arms," "„Waffen“"): characters that WORD_RE never
+# takes, so stripping them off a piece leaves its one word when there is only one.
+_PUNCTUATION = "".join(
+    ch for ch in "\"'()[]{}<>«»‹›„“”‘’‚.,;:!?¡¿…-‐–—/\\|*•·\n\r\t\xa0" if not WORD_RE.match(ch)
+)
+_strip_punctuation = methodcaller("strip", _PUNCTUATION)
+_HEAD2 = itemgetter(slice(None, 2))
+_HEAD3 = itemgetter(slice(None, 3))
 
-    def __init__(self, matcher: Matcher) -> None:
-        super().__init__()
-        self._matcher = matcher
 
-    def __missing__(self, surface: str) -> frozenset[Entry]:
-        if len(self) >= MEMO_LIMIT:
-            self.clear()
-        found = self._matcher.seconds_of(surface)
-        self[surface] = found
-        return found
+def _words_of_piece(piece: str) -> tuple[PieceWord, ...]:
+    """The words of a piece of text (between two spaces), with their offsets in it."""
+    if piece.isalnum():  # most pieces: one plain word (isalnum implies WORD_RE's \w)
+        return ((piece, 0, len(piece)),)
+    return tuple((m.group(), m.start(), m.end()) for m in WORD_RE.finditer(piece))
+
+
+def _first_word(piece: str) -> str:
+    """The first word of a piece of text, or "" if it has none."""
+    if piece.isalnum():
+        return piece
+    match = WORD_RE.search(piece)
+    return match.group() if match else ""
 
 
 @dataclass
@@ -211,11 +259,9 @@ class Matcher:
     _second: _WordIndex = field(default_factory=_WordIndex, init=False)
     _cjk: dict[str, list[tuple[str, Entry]]] = field(default_factory=dict, init=False)
     _cjk_first: re.Pattern[str] | None = field(default=None, init=False)
-    _memo: _Memo = field(init=False)
-    _pieces: _PieceMemo = field(init=False)
-    _piece_words: dict[str, tuple[PieceWord, ...]] = field(default_factory=dict, init=False)
-    _second_memo: _SecondMemo = field(init=False)
-    _variant_memo: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False)
+    _words: _Memo[Starts] = field(init=False)
+    _pieces: _Memo[tuple[PieceStart, ...] | None] = field(init=False)
+    _seconds: _Memo[frozenset[Entry]] = field(init=False)
 
     def __post_init__(self) -> None:
         for entry in self.entries:
@@ -230,54 +276,110 @@ class Matcher:
         if self._cjk:
             chars = "".join(re.escape(ch) for ch in sorted(self._cjk))
             self._cjk_first = re.compile(f"[{chars}]")
-        self._memo = _Memo(self)
-        self._pieces = _PieceMemo(self)
-        self._second_memo = _SecondMemo(self)
+        self._words = _Memo(self.starts_of)
+        self._pieces = _Memo(self.piece_starts)
+        self._seconds = _Memo(self.seconds_of)
 
     def word_variants(self, surface: str) -> tuple[str, ...]:
-        found = self._variant_memo.get(surface)
-        if found is None:
-            if len(self._variant_memo) >= MEMO_LIMIT:
-                self._variant_memo.clear()
-            found = self.variants(fold(surface))
-            self._variant_memo[surface] = found
-        return found
+        return self.variants(fold(surface))
 
     def starts_of(self, surface: str) -> Starts:
-        """Entries this surface form can start, split into one-word and longer ones."""
-        found = self._first.lookup(self.word_variants(surface), 0)
+        """Entries this surface form can start: one-word ones, longer ones, most extra words."""
+        # Most words start nothing: say so after a few set probes, allocating nothing.
+        key = surface.lower() if surface.isascii() else fold(surface)
+        if self.variants is plain:
+            if not self._first.may_hold(key):
+                return None
+            return self._starts(surface, (key,))
+        variants = self.variants(key)
+        if not any(map(self._first.may_hold, variants)):
+            return None
+        return self._starts(surface, variants)
+
+    def _starts(self, surface: str, variants: tuple[str, ...]) -> Starts:
+        found = self._first.lookup(variants, 0)
         usable = [e for e in found.values() if _case_ok(e.case, surface)]
         if not usable:
             return None
         singles = tuple(e for e in usable if not e.extra)
-        return singles, frozenset(e for e in usable if e.extra)
+        multis = frozenset(e for e in usable if e.extra)
+        return singles, multis, max((e.extra for e in multis), default=0)
 
     def seconds_of(self, surface: str) -> frozenset[Entry]:
         return frozenset(self._second.lookup(self.word_variants(surface), 1).values())
 
-    def words_of_piece(self, piece: str) -> tuple[PieceWord, ...]:
-        found = self._piece_words.get(piece)
-        if found is None:
-            if len(self._piece_words) >= MEMO_LIMIT:
-                self._piece_words.clear()
-            if piece.isalnum():  # most pieces: one plain word
-                found = ((piece, 0, len(piece)),)
-            else:
-                found = tuple((m.group(), m.start(), m.end()) for m in WORD_RE.finditer(piece))
-            self._piece_words[piece] = found
-        return found
-
     def piece_starts(self, piece: str) -> tuple[PieceStart, ...] | None:
+        """The words of a piece of text that start something, or None (most pieces)."""
+        if piece.isalnum():
+            starts = self._words.get(piece)
+            if starts is None:
+                return None
+            return ((0, len(piece), starts[0], starts[1], starts[2], ""),)
         out = []
-        words = self.words_of_piece(piece)
+        words = _words_of_piece(piece)
         for index, (word, start, end) in enumerate(words):
-            starts = self._memo[word]
-            if starts is not None:
-                singles, multis = starts
-                longest = max((e.extra for e in multis), default=0)
+            found = self._words.get(word)
+            if found is not None:
                 after = words[index + 1][0] if index + 1 < len(words) else ""
-                out.append((start, end, singles, multis, longest, after))
+                out.append((start, end, found[0], found[1], found[2], after))
         return tuple(out) or None
+
+    def _learn_pieces(self, pieces: list[str]) -> None:
+        """Learn what unseen pieces of text start. A worker meets a hundred or more in
+        each new document (names, numbers, compounds, words with punctuation), so
+        the passes over them run in C (map, filter, compress), with Python code only
+        for the few that start something and for pieces of several words."""
+        pieces = self._pieces.absent(pieces)
+        if not pieces:
+            return
+        plain = list(filter(str.isalnum, pieces))  # one word: "arms"
+        others = list(filterfalse(str.isalnum, pieces))
+        cores = list(map(_strip_punctuation, others))
+        simple = list(map(str.isalnum, cores))  # one word in punctuation: "(arms,"
+        wrapped, words = list(compress(others, simple)), list(compress(cores, simple))
+        tangled = list(compress(others, map(not_, simple)))  # anything else: "U.S.-made"
+        tangled_words = list(map(WORD_RE.findall, tangled))
+        self._learn_words(chain(plain, words, chain.from_iterable(tangled_words)))
+        starts_of = self._words.young.__getitem__  # every word above is in it now
+        values: list[tuple[PieceStart, ...] | None] = list(map(starts_of, plain))
+        for i in compress(range(len(values)), values):
+            found = self._words.young[plain[i]]
+            assert found is not None
+            values[i] = ((0, len(plain[i]), found[0], found[1], found[2], ""),)
+        self._pieces.add(plain, values)
+        values = list(map(starts_of, words))
+        for i in compress(range(len(values)), values):
+            found, lead = self._words.young[words[i]], wrapped[i].index(words[i])
+            assert found is not None
+            values[i] = ((lead, lead + len(words[i]), found[0], found[1], found[2], ""),)
+        self._pieces.add(wrapped, values)
+        starters = [any(map(starts_of, found)) for found in tangled_words]
+        values = [self.piece_starts(p) if s else None for p, s in zip(tangled, starters)]
+        self._pieces.add(tangled, values)
+
+    def _learn_words(self, surfaces: Iterable[str]) -> None:
+        """Learn what unseen words start, with C-level passes for the many that start
+        nothing (see may_hold)."""
+        words = self._words.absent(surfaces)
+        if not words:
+            return
+        keys = list(map(str.lower, words))  # fold() of ASCII words; the others below
+        for i in compress(range(len(words)), map(not_, map(str.isascii, words))):
+            keys[i] = fold(words[i])
+        values: list[Starts] = [None] * len(words)
+        first = self._first
+        if self.variants is plain:
+            exact, heads = first.exact.__contains__, first.heads.__contains__
+            may_hold = map(or_, map(exact, keys), map(heads, map(_HEAD3, keys)))
+            may_hold = map(or_, may_hold, map(heads, map(_HEAD2, keys)))
+            for i in compress(range(len(words)), may_hold):
+                values[i] = self._starts(words[i], (keys[i],))
+        else:
+            for i, key in enumerate(keys):
+                variants = self.variants(key)
+                if any(map(first.may_hold, variants)):
+                    values[i] = self._starts(words[i], variants)
+        self._words.add(words, values)
 
     def scan(self, text: str) -> list[Hit]:
         """Every hit of every entry in `text` (overlaps included; callers resolve them).
@@ -287,7 +389,9 @@ class Matcher:
         A hit's ``pos`` is the index of its piece (about one word per piece).
         """
         pieces = text.split(" ")
-        found = list(map(self._pieces.__getitem__, pieces))
+        found = list(map(self._pieces.young.get, pieces, repeat(_UNSEEN)))  # in C
+        if _UNSEEN in found:  # learnt now; _scan_pieces picks their values up
+            self._learn_pieces(list(compress(pieces, map(is_, found, repeat(_UNSEEN)))))
         hits: list[Hit] = []
         if any(found):
             self._scan_pieces(pieces, found, hits)
@@ -298,56 +402,76 @@ class Matcher:
     def _scan_pieces(
         self, pieces: list[str], found: list[tuple[PieceStart, ...] | None], hits: list[Hit]
     ) -> None:
-        ends = list(accumulate(map(len, pieces)))  # piece i starts at ends[i] - len + i
         add = hits.append
         cjk_units = self.cjk_units
-        seconds = self._second_memo
+        seconds, known_seconds = self._seconds, self._seconds.young.get
+        learned = self._pieces.young  # holds every piece of the text (see scan)
         count = len(pieces)
+        offset = last = 0  # offset in the text of piece `last`, advanced only when needed
         for i in compress(range(count), found):
-            base = ends[i] - len(pieces[i]) + i
-            # found[i] is not None here: compress skipped the pieces that start nothing
-            for start, end, singles, multis, longest, after in found[i]:  # type: ignore[union-attr]
+            starts = found[i]
+            if starts is _UNSEEN:
+                starts = learned[pieces[i]]
+            if starts is None:
+                continue
+            base = -1
+            for start, end, singles, multis, longest, after in starts:
+                candidates = None
+                if multis:
+                    # Cheap gate first: most candidates die on the second word.
+                    second = after
+                    if not second and i + 1 < count:
+                        second = pieces[i + 1]
+                        if not second.isalnum():
+                            second = self._first_word_after(pieces, i + 1)
+                    if second:
+                        entries = known_seconds(second)
+                        if entries is None:
+                            entries = seconds.get(second)
+                        if entries and not multis.isdisjoint(entries):
+                            candidates = multis & entries
+                if not singles and not candidates:
+                    continue
+                if base < 0:  # pieces are joined by one space each
+                    offset += sum(map(len, pieces[last:i])) + i - last
+                    last = i
+                    base = offset
                 begin = base + start
                 pos = begin // 2 if cjk_units else i
                 for entry in singles:
                     add(_new_hit(Hit, (begin, base + end, pos, entry.tag)))
-                if not multis:
-                    continue
-                # Cheap gate first: most candidates die on the second word.
-                second = after or self._first_word_after(pieces, i + 1)
-                if not second:
-                    continue
-                candidates = multis & seconds[second]
                 if not candidates:
                     continue
-                following = self._following(pieces, ends, i, start, longest)
+                following = self._following(pieces, base, i, start, longest)
                 for entry in candidates:
                     extra = entry.extra
                     if len(following) >= extra and self._rest_matches(entry, following):
                         add(_new_hit(Hit, (begin, following[extra - 1][1], pos, entry.tag)))
 
-    def _first_word_after(self, pieces: list[str], index: int) -> str:
+    @staticmethod
+    def _first_word_after(pieces: list[str], index: int) -> str:
         """The first word of the first piece from `index` on that has one ("" at the end)."""
         while index < len(pieces):
-            words = self.words_of_piece(pieces[index])
-            if words:
-                return words[0][0]
+            word = _first_word(pieces[index])
+            if word:
+                return word
             index += 1
         return ""
 
+    @staticmethod
     def _following(
-        self, pieces: list[str], ends: list[int], index: int, after: int, count: int
+        pieces: list[str], base: int, index: int, after: int, count: int
     ) -> list[tuple[str, int]]:
-        """Up to `count` words after the word at offset `after` of piece `index`:
-        (surface, end offset in the text)."""
+        """Up to `count` words after the word at offset `after` of piece `index`, which
+        starts at `base` in the text: (surface, end offset in the text)."""
         out: list[tuple[str, int]] = []
         while index < len(pieces) and len(out) < count:
-            base = ends[index] - len(pieces[index]) + index
-            for word, start, end in self.words_of_piece(pieces[index]):
+            for word, start, end in _words_of_piece(pieces[index]):
                 if start > after:
                     out.append((word, base + end))
                     if len(out) == count:
                         break
+            base += len(pieces[index]) + 1
             index += 1
             after = -1
         return out

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 _DROP_MARKS = frozenset(
     [*range(0x0300, 0x0370), *range(0x0483, 0x048A), *range(0x064B, 0x0660), 0x0670, 0x0640]
 )
+_DROP_TABLE: dict[int, None] = dict.fromkeys(_DROP_MARKS)
 _ARABIC_LETTERS = str.maketrans({"ى": "ي", "ة": "ه", "ı": "i", "ٱ": "ا"})
 
 # A word: letters/digits plus the combining marks that belong inside words (accents
@@ -37,6 +38,7 @@ CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u30fc"
 _CJK_RE = re.compile(f"[{CJK_CLASS}]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile("[\u3040-\u30ff]")
+_HIRAGANA = re.compile("[\u3041-\u309f]")
 _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 # Candidate sentence ends: end punctuation or a line break, with the closing quotes,
@@ -55,8 +57,7 @@ def fold(word: str) -> str:
     """Matching key of a word: lower case, no accents, unified letter variants."""
     if word.isascii():
         return word.lower()
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    kept = "".join(ch for ch in decomposed if ord(ch) not in _DROP_MARKS)
+    kept = unicodedata.normalize("NFKD", word.casefold()).translate(_DROP_TABLE)
     return unicodedata.normalize("NFKC", kept).translate(_ARABIC_LETTERS)
 
 
@@ -104,15 +105,18 @@ def split_sentences(text: str) -> Sentences:
     ends: list[int] = []
     for match in _SENTENCE_END.finditer(text):
         found = match.group()
-        kept = found.rstrip()
         after = match.end()
-        if "\n" in found or kept[-1] in _CJK_STOPS or kept[0] in _CJK_STOPS:
-            pass
-        elif len(kept) == len(found) or (after < length and text[after].islower()):
-            continue
+        if "\n" in found:  # always an end: the sentence stops before the line break
+            end = match.start() + len(found[: found.index("\n")].rstrip())
+        else:
+            kept = found.rstrip()  # found[0] is end punctuation, never space
+            if kept[-1] not in _CJK_STOPS and found[0] not in _CJK_STOPS:
+                if len(kept) == len(found) or (after < length and text[after].islower()):
+                    continue
+            end = match.start() + len(kept)
         if after >= length:
             break
-        ends.append(match.start() + len(kept.split("\n")[0].rstrip()))
+        ends.append(end)
         starts.append(after)
     ends.append(len(text.rstrip()))
     return Sentences(starts, ends)
@@ -141,6 +145,7 @@ class ScriptCounts:
     kana: int
     hangul: int
     letters: int
+    hiragana: int = 0  # part of kana: Japanese particles and endings, never used in Chinese
 
 
 def count_scripts(sample: str) -> ScriptCounts:
@@ -152,6 +157,7 @@ def count_scripts(sample: str) -> ScriptCounts:
     return ScriptCounts(
         han=len(_HAN.findall(sample)),
         kana=len(_KANA.findall(sample)),
+        hiragana=len(_HIRAGANA.findall(sample)),
         hangul=len(_HANGUL.findall(sample)),
         letters=len(_LETTER.findall(sample)),
     )

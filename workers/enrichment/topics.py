@@ -92,16 +92,22 @@ class TopicScorer:
         concept_hits = _concept_hits(hits, sentences, vetoed)
         if not concept_hits:
             return None
+        pool = concept_hits + [h for h in entity_hits if h.sentence not in vetoed]
+        # Only rules whose every group has a hit somewhere can hold: skip the others
+        # before looking for occurrences (most topics of most documents stop here).
+        present = {h.concept for h in pool}
+        rules = [r for r in topic.rules if not any(map(present.isdisjoint, r.groups))]
+        if topic.rules and not rules:
+            return None
         score = 0.0
         counts: dict[str, int] = defaultdict(int)
         for hit in concept_hits:
             if counts[hit.concept] < topic.max_hits:
                 counts[hit.concept] += 1
                 score += topic.concepts[hit.concept].weight
-        pool = concept_hits + [h for h in entity_hits if h.sentence not in vetoed]
         supporting: list[ConceptHit] = []
         held = 0
-        for rule in topic.rules:
+        for rule in rules:
             for occurrence in _occurrences(rule, pool):
                 held += 1
                 score += rule.weight

@@ -158,12 +158,13 @@ def suggest(report: Report, margin: float) -> str:
     """A ``floors:`` block pinning every measured score ``margin`` below its value (YAML)."""
     topic_lines = []
     for topic in report.topics:
-        if report.topic_counts(topic).support:
-            topic_lines.append(f"    {topic}:")
-            for scope in (ALL, *report.languages):
-                counts = report.topic_counts(topic, scope)
-                if scope == ALL or counts.support >= SUGGEST_MIN_SUPPORT:
-                    topic_lines.append(_pin(counts.f1, margin, scope, indent=6))
+        pins = [
+            _pin(report.topic_counts(topic, scope).f1, margin, scope, indent=6)
+            for scope in (ALL, *report.languages)
+            if scope == ALL or report.topic_counts(topic, scope).support >= SUGGEST_MIN_SUPPORT
+        ]
+        if any(pins):
+            topic_lines += [f"    {topic}:", *(pin for pin in pins if pin)]
     lines = [f"  {TOPIC_F1}:", *topic_lines] if topic_lines else []
     for metric in PER_SCOPE_METRICS:
         scopes = (ALL, *report.languages) if metric == "language_accuracy" else (ALL,)
@@ -174,8 +175,10 @@ def suggest(report: Report, margin: float) -> str:
 
 
 def _pin(measured: float | None, margin: float, scope: str, indent: int) -> str:
-    """One `scope: floor  # measured value` line, or '' when nothing was measured."""
+    """One `scope: floor  # measured value` line, or '' when there is nothing to hold."""
     if measured is None:
         return ""
-    floor = max(0.0, math.floor((measured - margin) * 100 + 1e-9) / 100)
+    floor = math.floor((measured - margin) * 100 + 1e-9) / 100
+    if floor <= 0:
+        return ""
     return f"{' ' * indent}{scope}: {floor:.2f}  # measured {measured:.3f}"

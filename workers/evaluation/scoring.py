@@ -149,9 +149,9 @@ class DocResult:
     def topic_counts(self, topic: str) -> Counts:
         return Counts.of(topic in self.doc.topics, topic in self.topics)
 
-    def language_accuracy(self) -> Accuracy:
-        """Counts only texts long enough for the language bar."""
-        if self.text_chars < LANGUAGE_MIN_CHARS:
+    def language_accuracy(self, min_chars: int = LANGUAGE_MIN_CHARS) -> Accuracy:
+        """Counts only texts of at least ``min_chars`` (the bar's length by default)."""
+        if self.text_chars < min_chars:
             return Accuracy()
         if self.language == self.doc.lang:
             return Accuracy(1, 1)
@@ -219,8 +219,8 @@ class Report:
     def topic_counts(self, topic: str, scope: str = ALL) -> Counts:
         return sum((r.topic_counts(topic) for r in self._of(scope)), Counts())
 
-    def language_accuracy(self, scope: str = ALL) -> Accuracy:
-        return sum((r.language_accuracy() for r in self._of(scope)), Accuracy())
+    def language_accuracy(self, scope: str = ALL, min_chars: int = LANGUAGE_MIN_CHARS) -> Accuracy:
+        return sum((r.language_accuracy(min_chars) for r in self._of(scope)), Accuracy())
 
     def country_counts(self, scope: str = ALL) -> Counts:
         return sum((r.country_counts() for r in self._of(scope)), Counts())
@@ -254,6 +254,9 @@ class Report:
             },
             "language_accuracy": {
                 scope: self.language_accuracy(scope).as_dict() for scope in scopes
+            },
+            "language_accuracy_any_length": {
+                scope: self.language_accuracy(scope, min_chars=0).as_dict() for scope in scopes
             },
             "countries": {
                 scope: {"documents": self.country_documents(scope)}

@@ -79,8 +79,11 @@ def pattern_matches(pattern: str, path: str) -> bool:
     anchored = pattern.endswith("$")
     if anchored:
         pattern = pattern[:-1]
-    if "*" not in pattern:
+    head, star, _ = pattern.partition("*")
+    if not star:
         return path == pattern if anchored else path.startswith(pattern)
+    if not path.startswith(head):
+        return False  # the cheap test that rules out most patterns
     # Positions in the path reachable after each pattern character: O(len * len),
     # never the exponential backtracking a translated regex can hit.
     positions = [0]
@@ -242,8 +245,15 @@ class RobotsPolicy:
         self._error_ttl = settings.robots_error_ttl_seconds
         self._max_bytes = settings.robots_max_bytes
         self._max_wait = settings.host_max_wait_seconds
+        # Outlives the fetch (a wait for the host's slot, then the whole request).
         self._lock_seconds = max(
-            1, round(settings.http_total_deadline + settings.http_connect_timeout)
+            1,
+            round(
+                settings.host_max_wait_seconds
+                + settings.http_connect_timeout
+                + settings.http_total_deadline
+                + settings.http_read_timeout
+            ),
         )
         self._release_lock = client.register_script(_RELEASE_LOCK)
 

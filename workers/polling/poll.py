@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from schemas import FeedEntry, FeedRef
-from workers.dedup.seen import SeenStore
+from workers.dedup.seen import SeenStore, SelectionPolicy
 from workers.errors import (
     HostBusy,
     HttpStatusError,
@@ -181,7 +181,7 @@ class FeedPoller:
             return _Outcome("unchanged")
         entries, problems = self._parse(record, state, response, now)
         state.body_hash = body_hash
-        fresh = self._select_new(entries)
+        fresh = self._select_new(entries, now, feed_is_new=state.entries_total == 0)
         state.entries_total += len(fresh)
         self._learn_rate(state, entries, fresh, now)
         return _Outcome("new_entries" if fresh else "no_new_entries", fresh, problems)
@@ -203,11 +203,12 @@ class FeedPoller:
             log.info("feed %s: %s", source.id, problem)
         return entries, problems
 
-    def _select_new(self, entries: list[FeedEntry]) -> list[FeedEntry]:
-        by_id = {e.doc_id: e for e in entries}
-        unseen = self._seen.unseen(list(by_id))
-        claimed = self._seen.claim_inflight(unseen, self._settings.inflight_ttl_seconds)
-        return [by_id[doc_id] for doc_id in claimed]
+    def _select_new(
+        self, entries: list[FeedEntry], now: float, *, feed_is_new: bool
+    ) -> list[FeedEntry]:
+        """New entries and updated ones to fetch again, claimed (the seen-set decides)."""
+        policy = SelectionPolicy.from_settings(self._settings)
+        return self._seen.select_new(entries, now=now, policy=policy, feed_is_new=feed_is_new)
 
     @staticmethod
     def _learn_rate(

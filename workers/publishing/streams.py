@@ -1,39 +1,72 @@
 """Idempotent publication of documents to the streams.
 
 One Lua script appends the document to `documents` and to each of its topic
-streams, records it in the seen-set and clears its in-flight marker, all in
-one atomic step: a task that runs twice, or a redis-py retry after a lost
-reply, finds the document already recorded and adds nothing. The script only
-writes if the seen record is still the one the caller read (compare and set),
-so two concurrent revisions of one URL cannot both win.
+streams, records it in the seen-set (and its GUID in the GUID index), clears
+its in-flight marker and prunes expired records from the buckets it wrote,
+all in one atomic step: a task that runs twice, or a redis-py retry after a
+lost reply, finds the document already recorded and adds nothing. The script
+only writes if the seen record is still the one the caller read (compare and
+set), so two concurrent revisions of one URL cannot both win.
+
+Processing a published article again (its feed said it was updated) either
+publishes a new revision, when the text changed, or only confirms the record:
+the confirmation moves the record's publication time, so that the same feed
+update does not send the article round again.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
 
 from schemas import Document
-from workers.dedup.seen import SeenRecord, SeenStore, hash_prefix
+from workers.dedup.seen import (
+    PRUNE_LUA,
+    EntryKey,
+    SeenRecord,
+    SeenStore,
+    day_number,
+    hash_prefix,
+    minute_number,
+)
 from workers.errors import StoreUnavailable
 from workers.keys import Keys, seen_field
+from workers.settings import get_settings
 
-_PUBLISH = """
+# KEYS: seen bucket, in-flight marker, GUID bucket (the seen bucket when there is
+#       no GUID), documents stream, topic streams...
+# ARGV: seen field, expected record ('' = none), new record, GUID field ('' = none),
+#       GUID record, today, oldest day kept, maxlen, stream fields... (none: confirm only)
+_PUBLISH = (
+    PRUNE_LUA
+    + """
 local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if current ~= ARGV[2] then
   return {'conflict', current}
 end
-local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-local entry_id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
-for i = 4, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
+local entry_id = ''
+local outcome = 'confirmed'
+if #ARGV > 8 then
+  local fields = {}
+  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+  entry_id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
+  for i = 5, #KEYS do
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
+  end
+  outcome = 'published'
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+  prune(KEYS[3], ARGV[6], ARGV[7])
+end
 redis.call('DEL', KEYS[2])
-return {'published', entry_id}
+prune(KEYS[1], ARGV[6], ARGV[7])
+return {outcome, entry_id}
 """
+)
 
 _MAX_CONFLICTS = 5
 
@@ -48,48 +81,89 @@ class PublishResult:
 class StreamPublisher:
     """Publishes documents exactly once per (id, content) to the streams."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, *, maxlen: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        maxlen: int,
+        seen_ttl_days: int | None = None,
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._maxlen = maxlen
+        self._ttl_days = (
+            seen_ttl_days if seen_ttl_days is not None else get_settings().seen_ttl_days
+        )
         self._seen = SeenStore(client, keys)
         self._script = client.register_script(_PUBLISH)
 
-    def publish(self, document: Document) -> PublishResult:
+    def publish(
+        self, document: Document, *, entry_key: EntryKey | None = None, now: float | None = None
+    ) -> PublishResult:
+        """Publish `document` (or a new revision of it); `entry_key` also records its GUID."""
+        moment = time.time() if now is None else now
         for _ in range(_MAX_CONFLICTS):
             previous = self._seen.get(document.id)
-            if _same_content(previous, document):
-                self._seen.release_inflight(document.id)
-                return PublishResult("duplicate", document)
+            if previous is not None and _same_content(previous, document):
+                confirmed = _confirmation(previous, moment)
+                done, _ = self._run_script(
+                    document, previous, confirmed, entry_key=entry_key, now=moment, fields=[]
+                )
+                if done:
+                    return PublishResult("duplicate", document)
+                continue
             versioned = _as_next_revision(document, previous)
-            outcome = self._run_script(versioned, previous)
-            if outcome[0] == b"published":
-                return PublishResult("published", versioned, outcome[1].decode())
+            record = _publication(versioned, previous, moment)
+            fields = stream_fields(versioned)
+            done, entry_id = self._run_script(
+                versioned, previous, record, entry_key=entry_key, now=moment, fields=fields
+            )
+            if done:
+                return PublishResult("published", versioned, entry_id)
         raise StoreUnavailable(
             f"document {document.id}: seen record kept changing during publication",
             reason="publish_conflict",
         )
 
-    def _run_script(self, document: Document, previous: SeenRecord | None) -> list[bytes]:
-        record = SeenRecord("published", document.revision, hash_prefix(document.content_hash))
+    def _run_script(
+        self,
+        document: Document,
+        previous: SeenRecord | None,
+        record: SeenRecord,
+        *,
+        entry_key: EntryKey | None,
+        now: float,
+        fields: list[str],
+    ) -> tuple[bool, str]:
+        """Run the script; (False, '') when the seen record changed since it was read."""
+        today = day_number(now)
+        seen_bucket = self._keys.seen_bucket(document.id)
         keys = [
-            self._keys.seen_bucket(document.id),
+            seen_bucket,
             self._keys.inflight(document.id),
+            self._keys.guid_bucket(entry_key.digest) if entry_key else seen_bucket,
             self._keys.documents_stream,
             *(self._keys.topic_stream(t) for t in document.topic_ids),
         ]
-        args: list[str | int] = [
+        args: list[str | int | bytes] = [
             seen_field(document.id),
-            previous.encode() if previous else "",
+            previous.raw if previous else b"",
             record.encode(),
+            entry_key.field if entry_key else b"",
+            entry_key.record(document.id, today).encode() if entry_key else b"",
+            today,
+            today - self._ttl_days,
             self._maxlen,
-            *stream_fields(document),
+            *fields,
         ]
         try:
             result: list[bytes] = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise StoreUnavailable(f"cannot publish document {document.id}: {exc}") from exc
-        return result
+        if result[0] == b"conflict":
+            return False, ""
+        return True, result[1].decode()
 
 
 def stream_fields(document: Document) -> list[str]:
@@ -104,11 +178,9 @@ def stream_fields(document: Document) -> list[str]:
     ]  # fmt: skip
 
 
-def _same_content(previous: SeenRecord | None, document: Document) -> bool:
-    return (
-        previous is not None
-        and previous.status == "published"
-        and previous.content_hash_prefix == hash_prefix(document.content_hash)
+def _same_content(previous: SeenRecord, document: Document) -> bool:
+    return previous.status == "published" and previous.content_hash_prefix == hash_prefix(
+        document.content_hash
     )
 
 
@@ -120,4 +192,29 @@ def _as_next_revision(document: Document, previous: SeenRecord | None) -> Docume
             "revision": previous.revision + 1,
             "previous_content_hash": previous.content_hash_prefix,
         }
+    )
+
+
+def _publication(document: Document, previous: SeenRecord | None, now: float) -> SeenRecord:
+    """The seen record of a document being published (maybe as a new revision)."""
+    again = previous is not None and previous.status == "published"
+    return SeenRecord(
+        "published",
+        document.revision,
+        hash_prefix(document.content_hash),
+        published_minute=minute_number(now),
+        refetches=previous.refetches + 1 if previous is not None and again else 0,
+        day=day_number(now),
+    )
+
+
+def _confirmation(previous: SeenRecord, now: float) -> SeenRecord:
+    """The record of a published article processed again and found unchanged."""
+    return SeenRecord(
+        "published",
+        previous.revision,
+        previous.content_hash_prefix,
+        published_minute=minute_number(now),
+        refetches=previous.refetches + 1,
+        day=day_number(now),
     )

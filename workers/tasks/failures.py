@@ -22,7 +22,7 @@ from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from schemas.deadletter import Stage
-from workers.errors import HostBusy, PermanentError, TransientError
+from workers.errors import ConfigurationError, HostBusy, PermanentError, TransientError
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import get_services
 
@@ -64,6 +64,10 @@ def run_stage(
         result = work()
     except HostBusy as exc:
         _requeue_for_host(task, context, exc)
+    except ConfigurationError:
+        # Our fault, not the document's: leave the message unacknowledged so it is
+        # redelivered once the configuration is mended, instead of dead-lettering it.
+        raise
     except PermanentError as exc:
         context.give_up(exc)
         return None

@@ -1,4 +1,4 @@
-"""Turn a fetched page into an enriched document and publish it to the streams."""
+"""Turn a fetched page (or, failing that, the feed's summary) into a document and publish it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_process_init
 
-from schemas import FeedEntry
+from schemas import Document, FeedEntry
 from workers.app import app
-from workers.processing.pipeline import build_document
-from workers.services import get_services
+from workers.dedup.neardup import NearDupIndex, mark_near_duplicates
+from workers.dedup.seen import EntryKey
+from workers.processing.pipeline import build_document_or_summary, build_summary_document
+from workers.services import Services, get_services
 from workers.tasks import PROCESS_ARTICLE
 from workers.tasks.failures import run_stage
 
@@ -22,23 +24,48 @@ def load_enricher(**_: object) -> None:
 
 
 @app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True)
-def process_article(self: Task, entry_json: dict[str, Any]) -> None:
+def process_article(
+    self: Task, entry_json: dict[str, Any], refused_status: int | None = None
+) -> None:
+    """`refused_status`: the fetch stage was refused the page (401/402/403/451) and the
+    feed's summary stands in for it."""
     services = get_services()
     entry = FeedEntry.model_validate(entry_json)
 
     def work() -> str:
-        page = services.raw_pages.get(entry.doc_id)
-        document = build_document(entry, page, services.enricher)
-        result = services.publisher.publish(document)
+        document = mark_near_duplicates(
+            _document(services, entry, refused_status),
+            NearDupIndex.from_settings(services.redis, services.keys, services.settings),
+        )
+        result = services.publisher.publish(document, entry_key=EntryKey.of(entry))
         services.raw_pages.delete(entry.doc_id)
         return result.status
 
+    payload: dict[str, Any] = {"entry": entry_json}
+    if refused_status is not None:
+        payload["refused_status"] = refused_status
     run_stage(
         self,
         work,
         stage="process",
-        payload={"entry": entry_json},
+        payload=payload,
         doc_id=entry.doc_id,
         feed_id=entry.feed.id,
         url=entry.url,
+    )
+
+
+def _document(services: Services, entry: FeedEntry, refused_status: int | None) -> Document:
+    if refused_status is not None:
+        return build_summary_document(
+            entry,
+            services.enricher,
+            reason=f"http_{refused_status}",
+            http_status=refused_status,
+        )
+    return build_document_or_summary(
+        entry,
+        services.raw_pages.get(entry.doc_id),
+        services.enricher,
+        summary_min_chars=services.settings.summary_fallback_min_chars,
     )
