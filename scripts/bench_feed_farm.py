@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -60,7 +61,7 @@ from workers.runtime.embedded_redis import EmbeddedRedis, free_port  # noqa: E40
 from workers.runtime.supervisor import Supervisor, beat_command, worker_command  # noqa: E402
 from workers.settings import get_settings  # noqa: E402
 
-SNAPSHOT_EVERY_SECONDS = 2.0
+TICK_SECONDS = 0.5
 # The polling path: everything that runs for polls and article fetches.
 POLLING_PATH = ("fetch", "beat", "redis")
 QUEUES = ("feeds", "fetch", "process")
@@ -87,6 +88,11 @@ class BenchConfig:
     @property
     def warmup_seconds(self) -> float:
         return self.warmup if self.warmup is not None else 1.1 * self.interval + 10
+
+    @property
+    def snapshot_every(self) -> float:
+        # A due time stays in the index for about one interval: seen by a few snapshots.
+        return min(10.0, 0.3 * self.interval)
 
     @property
     def demanded_per_second(self) -> float:
@@ -140,8 +146,8 @@ def wait_for(
 # --- settings and processes ------------------------------------------------------------
 
 
-def apply_settings(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path) -> None:
-    """NEWSWIRE_* for this process and the workers: every feed polled every `interval`."""
+def settings_for(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path) -> dict[str, str]:
+    """The settings a run changes (by field name): every feed polled every `interval`."""
     overrides = {
         "redis_url": redis_url,
         "key_prefix": prefix,
@@ -158,7 +164,7 @@ def apply_settings(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path
         "dispatch_every_seconds": cfg.dispatch_every,
     }
     overrides.update({name: str(value) for name, value in optional.items() if value is not None})
-    use_settings(**overrides)
+    return overrides
 
 
 def start_newswire(cfg: BenchConfig, supervisor: Supervisor) -> None:
@@ -328,9 +334,17 @@ def farm_spec(cfg: BenchConfig, port: int, start: float) -> FarmSpec:
     )
 
 
-def run_once(cfg: BenchConfig, folder: Path, redis_url: str, label: str) -> dict[str, Any]:
-    """Farm, registry, workers; warm-up, window, drain; the figures of this run."""
-    apply_settings(cfg, redis_url, f"nwfarm-{label}-{int(time.time())}", folder / "data")
+def run_once(
+    cfg: BenchConfig, folder: Path, redis_url: str, label: str, *, prefix: str | None = None
+) -> dict[str, Any]:
+    """Farm, registry, workers; warm-up, window, drain; the figures of this run.
+
+    Sets NEWSWIRE_* in os.environ (the workers inherit them) and deletes every key
+    under its prefix at the end.
+    """
+    prefix = prefix or f"nwfarm-{label}-{int(time.time())}"
+    # In os.environ, so that the workers inherit them.
+    use_settings(**settings_for(cfg, redis_url, prefix, folder / "data"))
     client, keys = get_redis(), get_keys()
     spec = farm_spec(cfg, free_port(), time.time())
     farm = FarmClient(free_port())
@@ -376,21 +390,25 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
     start = run.began + cfg.warmup_seconds
     end = start + cfg.window
     cpu_start: dict[str, float] | None = None
-    load_start = os.getloadavg()[0]
-    next_report = run.began + 15
+    load_start = 0.0
+    next_snapshot = next_report = run.began
     while (now := time.time()) < end:
         if dead := supervisor.dead():
             raise SystemExit(f"{dead} exited during the run; see the logs")
-        recorder.snapshot()
+        if now >= next_snapshot:
+            recorder.snapshot()
+            next_snapshot = now + cfg.snapshot_every
         if cpu_start is None and now >= start:
             cpu_start, start = cpu_snapshot(supervisor, redis_server), time.time()
+            load_start = os.getloadavg()[0]
         if now >= next_report:
             totals = farm.stats(summary=True)
             say(f"    t+{now - run.began:4.0f}s polls {totals['polls']} {totals['poll_outcomes']}")
-            next_report += 15
-        time.sleep(max(0.0, SNAPSHOT_EVERY_SECONDS - (time.time() - now)))
+            next_report = now + 15
+        time.sleep(TICK_SECONDS)
     cpu_end = cpu_snapshot(supervisor, redis_server)
     end = time.time()
+    recorder.snapshot()
     queued = {q: int(client.llen(f"{keys.prefix}:celery:{q}")) for q in QUEUES}
     at_end = farm.stats()
     drained = drain(farm, client, keys, cfg.drain_timeout)
@@ -455,6 +473,7 @@ def summarise(
             "documents": sum(n - 1 for n in doc_ids.values() if n > 1),
             "article_refetches": sum(n - 1 for n in final["article_duplicates"].values()),
         },
+        "refetched_examples": sorted(final["article_duplicates"])[:5],
         "documents": len(doc_ids),
         "items_listed": final["items_listed"],
         "articles_fetched": final["articles_fetched"],
@@ -558,8 +577,14 @@ def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, in
     return cfg, args.runs, args.json
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds through the finally blocks that stop the workers and the farm.
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main() -> None:
     cfg, count, as_json = config_from_args()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="newswire-farm-") as tmp:
         folder = Path(tmp)

@@ -292,7 +292,8 @@ class SeenStore:
         for entry, record in zip(entries, records, strict=True):
             if _wanted(entry, record, oldest=oldest, today=today, policy=policy):
                 chosen.setdefault(entry.doc_id, entry)
-        self._touch(entries, records, today, policy)
+        listed = [(e, r) for e, r in zip(entries, records, strict=True) if e.doc_id not in chosen]
+        self._touch(listed, today, policy)
         claimed = self.claim_inflight(list(chosen), policy.inflight_ttl_seconds)
         return [chosen[doc_id] for doc_id in claimed]
 
@@ -362,17 +363,14 @@ class SeenStore:
 
     # --- refreshing the day of records that feeds still list --------------------------------
     def _touch(
-        self,
-        entries: list[FeedEntry],
-        records: list[SeenRecord | None],
-        today: int,
-        policy: SelectionPolicy,
+        self, listed: list[tuple[FeedEntry, SeenRecord | None]], today: int, policy: SelectionPolicy
     ) -> None:
+        """Refresh the day of records whose entries the feed still lists (not every poll)."""
+        horizon = today - policy.touch_after_days
         stale = [
             (entry, record)
-            for entry, record in zip(entries, records, strict=True)
-            if record is not None
-            and (record.day is None or record.day < today - policy.touch_after_days)
+            for entry, record in listed
+            if record is not None and (record.day is None or record.day < horizon)
         ]
         if not stale:
             return

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import yaml
 
@@ -149,6 +149,7 @@ class LanguageRules:
     noun_object_endings: tuple[str, ...] | None
     future_endings: tuple[str, ...]
     participle: re.Pattern[str] | None  # verb forms that an auxiliary makes passive
+    unmarked_subjects: bool  # sov: a bare name may be the subject (Turkish nominative)
     matcher: Matcher
     quantity: QuantityRules
     known_names: frozenset[str]  # folded aliases, to tell a prefix or particle from the name
@@ -216,7 +217,8 @@ def _read_parties(node: Node | None, gazetteer: Gazetteer) -> dict[str, str]:
 _LANGUAGE_KEYS = {
     "order", "adjectives", "fillers", "conjunctions", "alternatives", "markers",
     "markers_after", "attached",
-    "noun_object_endings", "future_endings", "participle", "cues", "systems", "quantity",
+    "noun_object_endings", "future_endings", "participle", "unmarked_subjects", "cues",
+    "systems", "quantity",
 }  # fmt: skip
 
 
@@ -257,6 +259,7 @@ def _read_language(
         noun_object_endings=_noun_object_endings(fields.get("noun_object_endings"), lang),
         future_endings=tuple(_folded_list(fields.get("future_endings"), lang, "future_endings")),
         participle=_pattern(fields.get("participle"), lang, "participle"),
+        unmarked_subjects=_flag(fields.get("unmarked_subjects"), lang, "unmarked_subjects"),
         matcher=Matcher(entries, variants_for(lang), cjk_units=cjk),
         quantity=_read_quantity(fields.get("quantity"), lang, cjk or lang in _GLUED_AMOUNTS),
         known_names=_known_names(gazetteer, lang),
@@ -603,21 +606,25 @@ class ArmsExtractor:
         entity_hits: Sequence[ConceptHit],
         topic: TopicMatch | None,
     ) -> list[ArmsTransferDetail]:
-        """The details a document states (empty when unsure or not about arms transfers)."""
+        """The details a document states (empty when unsure or not about arms transfers).
+
+        One pass of the language's cue matcher over the text; only sentences holding a
+        transfer cue and a party (and the sentence after each, for a denial) are read."""
         rules = self._rules.languages.get(lang or "")
-        if rules is None or topic is None or not topic.evidence:
+        if rules is None or topic is None:
             return []
-        parties = self._parties(hits, entity_hits)
-        chosen = _candidate_sentences(sentences, topic)
+        parties = _by_sentence(self._parties(hits, entity_hits), sentences)
+        cues = _by_sentence(
+            [Cue(h.start, h.end, h.tag.kind, h.tag.key) for h in rules.matcher.scan(text)],
+            sentences,
+        )
         statements: list[Statement] = []
-        views: dict[int, _View] = {}
-        for index in chosen:
-            views[index] = self._view(text, sentences, index, rules, parties)
-        for index in chosen:
-            found = _statements(views[index], self._rank)
-            following = views.get(index + 1)
-            if found and following is not None:
-                _denial_in_next(found, following)
+        for index in sorted(cues):
+            if not parties.get(index) or not any(c.kind in TRANSFER_KINDS for c in cues[index]):
+                continue
+            found = _statements(self._view(text, sentences, index, rules, parties, cues), self._rank)
+            if found and index + 1 in cues:
+                _denial_in_next(found, self._view(text, sentences, index + 1, rules, parties, cues))
             statements += found
         return [self._detail(key, group) for key, group in _merge(statements)]
 
@@ -644,22 +651,17 @@ class ArmsExtractor:
                 best[span] = (kind, key)
         return [Party(s, e, key) for (s, e), (_, key) in sorted(best.items())]
 
+    @staticmethod
     def _view(
-        self,
         text: str,
         sentences: Sentences,
         index: int,
         rules: LanguageRules,
-        parties: list[Party],
+        parties: dict[int, list[Party]],
+        cues: dict[int, list[Cue]],
     ) -> _View:
         lo, hi = sentences.starts[index], sentences.ends[index]
-        cues = [
-            Cue(h.start + lo, h.end + lo, h.tag.kind, h.tag.key)
-            for h in rules.matcher.scan(text[lo:hi])
-        ]
-        cues.sort()
-        inside = [p for p in parties if lo <= p.start and p.end <= hi]
-        return _View(text, lo, hi, rules, inside, _longest(cues))
+        return _View(text, lo, hi, rules, parties.get(index, []), _longest(cues.get(index, [])))
 
     def _detail(self, key: Pair, group: list[Statement]) -> ArmsTransferDetail:
         supplier, recipient = key
@@ -704,12 +706,15 @@ def _family(kind: str) -> str:
     return "status" if kind in STATUS_KINDS else kind
 
 
-def _candidate_sentences(sentences: Sentences, topic: TopicMatch) -> list[int]:
-    found: set[int] = set()
-    for ev in topic.evidence:
-        index = sentences.index_of(ev.start)
-        found.update(i for i in (index - 1, index, index + 1) if 0 <= i < len(sentences))
-    return sorted(found)
+_Spanned = TypeVar("_Spanned", Party, Cue)
+
+
+def _by_sentence(items: list[_Spanned], sentences: Sentences) -> dict[int, list[_Spanned]]:
+    """Items grouped by the sentence they start in, each group in text order."""
+    out: dict[int, list[_Spanned]] = defaultdict(list)
+    for item in sorted(items):
+        out[sentences.index_of(item.start)].append(item)
+    return out
 
 
 # -- one sentence -----------------------------------------------------------------------------
@@ -872,6 +877,8 @@ def _around_role(view: _View, party: Party) -> str | None:
         if any(ch in _CLAUSE_BREAKS or ch in ".!?\"«»“”" for ch in view.text[view.ends[index] : following]):
             break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
         following = view.starts[index]
+        if index == 0 and view.words[0] in view.rules.fillers and view.text[view.lo].isupper():
+            break  # "A Coreia do Sul concordou": a sentence's first article, not "à"
         for role, marker in view.rules.before:
             if _ends_with(view.words, index, marker.words) and _case_ok(view, party, marker):
                 return role
@@ -974,18 +981,27 @@ def _is_adjective(view: _View, party: Party) -> bool:
 
 
 def _is_origin(view: _View, party: Party) -> bool:
-    """A demonym stuck to a system term: 'North Korean shells', 'obus nord-coréens'."""
+    """A demonym stuck to a system term: 'North Korean shells', 'Iranian-made drones',
+    'obus nord-coréens' (only fillers between; 'Ukrainian air-defence forces' is not)."""
     if not _is_adjective(view, party):
         return False
     for cue in view.cues:
         if cue.kind != SYSTEM:
             continue
         if view.rules.adjective_after:
-            if view.gap(cue.end, party.start) == 0:  # "obus nord-coréens"
-                return True
-        elif 0 <= view.gap(party.end, cue.start) <= 1:
+            lo, hi = cue.end, party.start
+        else:
+            lo, hi = party.end, cue.start
+        if lo <= hi and _only_fillers(view, lo, hi):
             return True
     return False
+
+
+def _only_fillers(view: _View, start: int, end: int) -> bool:
+    between = view.text[start:end]
+    if any(ch in between for ch in _CLAUSE_BREAKS):
+        return False
+    return all(fold(w) in view.rules.fillers for w in WORD_RE.findall(between))
 
 
 # -- votes ------------------------------------------------------------------------------------
@@ -995,7 +1011,8 @@ def _votes(view: _View, transfers: list[Cue], markers: list[str | None]) -> list
     votes: list[Vote] = []
     for i, party in enumerate(view.parties):
         role = markers[i]
-        cue_index = _nearest_cue(view, party, transfers)
+        side = _marker_side(view.rules, role)
+        cue_index = _nearest_cue(view, party, transfers, side)
         if cue_index is None or role in (None, SUBJECT, GENITIVE, NEUTRAL, COUNTERPART):
             continue
         cue = transfers[cue_index]
@@ -1013,9 +1030,27 @@ def _votes(view: _View, transfers: list[Cue], markers: list[str | None]) -> list
     return votes
 
 
-def _nearest_cue(view: _View, party: Party, transfers: list[Cue]) -> int | None:
+def _marker_side(rules: LanguageRules, role: str | None) -> str:
+    """Where the verb that a marked party depends on stands: "after" the party in
+    verb-final languages (ロシアに…供与した) and for agents that precede their verb
+    (由朝鲜提供), "before" it for agents that follow ("supplied by North Korea")."""
+    if rules.order == "sov":
+        return "after"
+    if role == AGENT and rules.order in ("svo", "vso"):
+        return "after" if rules.cjk else "before"
+    return "any"
+
+
+def _nearest_cue(
+    view: _View, party: Party, transfers: list[Cue], side: str = "any"
+) -> int | None:
+    """The transfer cue nearest to a party (within MAX_PARTY_DISTANCE), on the given side."""
     best: tuple[int, int] | None = None
     for index, cue in enumerate(transfers):
+        if (side == "after" and cue.start < party.end) or (
+            side == "before" and cue.end > party.start
+        ):
+            continue
         if cue.start >= party.end:
             distance = view.gap(party.end, cue.start)
         else:
@@ -1105,6 +1140,8 @@ def _agent(view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None
             return _first_after(view, cue, markers)
         if before and order == "v2":
             return view.parties[before[0]]
+        if order == "sov" and not view.rules.unmarked_subjects:
+            return None  # ポーランド軍備庁と…: an unmarked name only modifies a noun
     if before:
         return view.parties[before[-1]]
     return None

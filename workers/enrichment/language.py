@@ -252,8 +252,7 @@ def _by_script(top: str, prob: float, scripts: ScriptCounts) -> tuple[str, float
     if scripts.hangul >= 0.5 * cjk:
         lang = "ko"
     elif scripts.kana >= 0.1 * han_kana or (
-        # kanji-heavy Japanese (headlines, officialese) still has its particles (で, へ, の);
-        # Chinese quoting a Japanese title ("君の名は") has one or two in a long sample
+        # kanji-heavy Japanese (headlines, officialese) still has its particles (で, へ, の)
         scripts.hiragana >= 2 and scripts.hiragana >= 0.05 * han_kana
     ):
         lang = "ja"

@@ -39,6 +39,8 @@ _CJK_RE = re.compile(f"[{CJK_CLASS}]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HIRAGANA = re.compile("[\u3041-\u309f]")
+# A short span in brackets or quotes: a Japanese title or name quoted in Chinese text.
+_QUOTED = re.compile("[《「『（(“\"][^》」』）)”\"]{0,40}[》」』）)”\"]")
 _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 # Candidate sentence ends: end punctuation or a line break, with the closing quotes,
@@ -145,7 +147,9 @@ class ScriptCounts:
     kana: int
     hangul: int
     letters: int
-    hiragana: int = 0  # part of kana: Japanese particles and endings, never used in Chinese
+    # Hiragana outside brackets and quotes: Japanese particles and endings, which Chinese
+    # text never has (it may quote a Japanese title: 《君の名は。》).
+    hiragana: int = 0
 
 
 def count_scripts(sample: str) -> ScriptCounts:
@@ -157,7 +161,7 @@ def count_scripts(sample: str) -> ScriptCounts:
     return ScriptCounts(
         han=len(_HAN.findall(sample)),
         kana=len(_KANA.findall(sample)),
-        hiragana=len(_HIRAGANA.findall(sample)),
+        hiragana=len(_HIRAGANA.findall(_QUOTED.sub("", sample))),
         hangul=len(_HANGUL.findall(sample)),
         letters=len(_LETTER.findall(sample)),
     )
