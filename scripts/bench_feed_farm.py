@@ -30,6 +30,7 @@ Runs are independent (fresh farm, key prefix and workers); figures are medians.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -304,21 +305,44 @@ def stream_urls(client: redis.Redis, stream: str) -> tuple[Counter[str], Counter
     return ids, urls
 
 
+def queued_for_processing(client: redis.Redis, keys: Keys) -> tuple[Counter[str], Counter[str]]:
+    """Entries handed to the process stage and waiting there, per document id and per URL."""
+    ids: Counter[str] = Counter()
+    urls: Counter[str] = Counter()
+    for raw in cast(list[bytes], client.lrange(f"{keys.prefix}:celery:process", 0, -1)):
+        message = json.loads(raw)
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        ids[str(args[0]["doc_id"])] += 1
+        urls[str(args[0]["url"])] += 1
+    return ids, urls
+
+
+def final_stage(
+    client: redis.Redis, keys: Keys, *, processing: bool
+) -> tuple[Counter[str], Counter[str]]:
+    """Where each new item ends: the documents stream, or without a process worker its queue."""
+    if processing:
+        return stream_urls(client, keys.documents_stream)
+    return queued_for_processing(client, keys)
+
+
 @dataclass
 class Drained:
     seconds: float
-    pending: list[str]  # listed items neither published nor dead-lettered in time
+    pending: list[str]  # listed items that reached neither the final stage nor dead letters
 
 
-def drain(farm: FarmClient, client: redis.Redis, keys: Keys, timeout: float) -> Drained:
-    """Stop publishing, then wait until every listed item is a document or a dead letter."""
+def drain(
+    farm: FarmClient, client: redis.Redis, keys: Keys, timeout: float, *, processing: bool
+) -> Drained:
+    """Stop publishing, then wait until every listed item is done or dead-lettered."""
     farm.freeze()
     started = time.monotonic()
     while True:
         listed = set(farm.stats()["listed"])
-        _, published = stream_urls(client, keys.documents_stream)
+        _, done = final_stage(client, keys, processing=processing)
         _, dead = stream_urls(client, keys.deadletter_stream)
-        pending = sorted(listed - set(published) - set(dead))
+        pending = sorted(listed - set(done) - set(dead))
         if not pending or time.monotonic() - started > timeout:
             return Drained(time.monotonic() - started, pending)
         time.sleep(2.0)
@@ -350,6 +374,7 @@ def run_once(
     farm = FarmClient(free_port())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     supervisor = Supervisor(env, log_dir=folder / "logs")
+    t0 = time.monotonic()
     try:
         farm_command = [sys.executable, str(ROOT / "scripts" / "feedfarm.py"), *spec.to_args()]
         supervisor.start("farm", [*farm_command, "--control-port", farm.base.rsplit(":", 1)[1]])
@@ -362,10 +387,15 @@ def run_once(
         wait_for(lambda: bool(client.exists(keys.beat_heartbeat)), supervisor, 120, "workers")
         began = time.time()
         spread_due_times(registry, ids, began, cfg.interval)
-        say(f"  {label}: {cfg.feeds} feeds, workers up; warm-up {cfg.warmup_seconds:.0f}s")
+        say(
+            f"  {label}: {cfg.feeds} feeds registered, workers up after "
+            f"{time.monotonic() - t0:.1f}s; warm-up {cfg.warmup_seconds:.0f}s"
+        )
         return measure(cfg, Run(spec, supervisor, farm, client, keys, began))
     finally:
+        stopping = time.monotonic()
         supervisor.stop()
+        say(f"  {label}: stopped in {time.monotonic() - stopping:.1f}s")
         stale = list(client.scan_iter(match=f"{keys.prefix}:*", count=1000))
         for start in range(0, len(stale), 1000):
             client.delete(*stale[start : start + 1000])
@@ -411,9 +441,10 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
     recorder.snapshot()
     queued = {q: int(client.llen(f"{keys.prefix}:celery:{q}")) for q in QUEUES}
     at_end = farm.stats()
-    drained = drain(farm, client, keys, cfg.drain_timeout)
+    drained = drain(farm, client, keys, cfg.drain_timeout, processing=cfg.process_worker)
+    say(f"    drained in {drained.seconds:.1f}s, {len(drained.pending)} items pending")
     final = farm.stats()
-    doc_ids, _ = stream_urls(client, keys.documents_stream)
+    doc_ids, _ = final_stage(client, keys, processing=cfg.process_worker)
     return summarise(
         cfg,
         spec,
@@ -475,6 +506,7 @@ def summarise(
         },
         "refetched_examples": sorted(final["article_duplicates"])[:5],
         "documents": len(doc_ids),
+        "final_stage": "documents stream" if cfg.process_worker else "process queue",
         "items_listed": final["items_listed"],
         "articles_fetched": final["articles_fetched"],
         "pending_after_drain": len(drained.pending),

@@ -120,12 +120,19 @@ def run(url: str, args: argparse.Namespace) -> None:
     client = redis.Redis.from_url(url)
     keys = Keys(f"bench-seen-{uuid.uuid4().hex[:8]}")
     try:
-        seen = bench_seen(client, keys, args.count)
+        seen = bench_seen(client, keys, args.count) if args.count else None
         near = bench_neardup(client, keys, args.neardup) if args.neardup else None
     finally:
         delete_prefix(client, keys.prefix)
     version = client.info("server")["redis_version"]
     print(f"redis {version}, Python {platform.python_version()}, {platform.machine()}")
+    if seen is not None:
+        report_seen(seen)
+    if near is not None:
+        print(f"near-dup index:         {near:.1f} bytes per document ({args.neardup:,} documents)")
+
+
+def report_seen(seen: dict[str, float]) -> None:
     print(f"URLs remembered:        {seen['urls']:,.0f} (each with a GUID in its feed)")
     print(f"fields per bucket:      {seen['bucket_fields']:.0f} (compact encoding: "
           f"{'yes' if seen['encoding_is_compact'] else 'NO'})")  # fmt: skip
@@ -133,13 +140,11 @@ def run(url: str, args: argparse.Namespace) -> None:
     verdict = "under" if seen["bytes_per_url"] < BAR_BYTES else "OVER"
     per_url = seen["bytes_per_url"]
     print(f"memory per URL:         {per_url:.1f} bytes ({verdict} the bar of {BAR_BYTES})")
-    if near is not None:
-        print(f"near-dup index:         {near:.1f} bytes per document ({args.neardup:,} documents)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1_000_000, help="URLs to remember")
+    parser.add_argument("--count", type=int, default=1_000_000, help="URLs to remember (0: none)")
     parser.add_argument("--neardup", type=int, default=0, help="documents for the near-dup index")
     parser.add_argument("--redis-url", help="an existing Redis (default: start an embedded one)")
     args = parser.parse_args()

@@ -67,13 +67,13 @@ class Keys:
         return f"{self.prefix}:guid:{guid_digest[:SEEN_BUCKET_HEX]}"
 
     # --- near-duplicates (generations of `NEWSWIRE_NEARDUP_WINDOW_DAYS`, expiring whole) ---
-    def neardup_band(self, generation: int, band: int, bucket: int) -> str:
-        """Hash: doc id -> rest of its band key, for band keys starting with `bucket`."""
-        return f"{self.prefix}:neardup:{generation}:b{band}:{bucket:04x}"
+    def neardup_band(self, generation: int, band: int, bucket: str) -> str:
+        """Hash: rest of a band key -> the first few doc ids with it, for keys in `bucket`."""
+        return f"{self.prefix}:neardup:{generation}:b{band}:{bucket}"
 
     def neardup_doc(self, generation: int, doc_id: str) -> str:
-        """Hash: rest of the doc id -> its signature, first-seen minute and cluster."""
-        return f"{self.prefix}:neardup:{generation}:doc:{doc_id[:SEEN_BUCKET_HEX]}"
+        """Hash: doc id -> its signature, first-seen minute and cluster (bucket: 3 hex digits)."""
+        return f"{self.prefix}:neardup:{generation}:doc:{doc_id[:3]}"
 
     def inflight(self, doc_id: str) -> str:
         """Marker set while an entry travels fetch -> process -> publish."""

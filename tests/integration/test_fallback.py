@@ -154,11 +154,11 @@ def test_fetch_and_process_tasks_fall_back_or_dead_letter(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert not worker.dead(), f"{worker.dead()} exited"
-        docs, dead = (
+        arrived = (
             redis_client.xlen(keys.documents_stream),
             redis_client.xlen(keys.deadletter_stream),
         )
-        if docs >= 2 and dead >= 2:
+        if arrived[0] >= 2 and arrived[1] >= 2:
             break
         time.sleep(0.3)
     documents = {

@@ -1,17 +1,17 @@
 """Near-duplicates across feeds, on a real Redis: flagged and clustered, never dropped.
 
-The corpus test measures precision and recall on real articles: the
-ground-truth texts of article-extraction-benchmark, newspaper4k and
-Readability (241 articles in 16 languages), and copies of each made the way
-wire copies differ (a headline line on top, a credit line at the bottom, a
-paragraph trimmed at the end or in the middle).
+The corpus tests gate precision and recall on real articles with the
+evaluation of scripts/bench_neardup.py: the ground-truth texts of
+article-extraction-benchmark, newspaper4k and Readability (241 articles in 16
+languages), and copies of each made the way wire copies differ (a headline
+line on top, a credit line at the bottom, a paragraph trimmed at the end or
+in the middle).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +19,9 @@ from pathlib import Path
 import py3langid
 import pytest
 import redis
-from lxml import html as lxml_html
 
 from schemas import Document, Extraction, FeedRef, LanguageInfo
+from scripts.bench_neardup import KNOWN_DUPLICATES, NEAR_COPIES, corpus_texts, evaluate
 from tests.support.streams import read_stream
 from workers.dedup.minhash import signature, similarity
 from workers.dedup.neardup import NearDupIndex, NearDuplicate, mark_near_duplicates
@@ -180,85 +180,24 @@ def test_the_index_forgets_after_its_window(
 
 # --- precision and recall on the real-world corpus ---------------------------------------
 
-# Pairs of the corpus that are one article published twice (checked by reading them):
-# they must be found, and are not false positives.
-KNOWN_DUPLICATES = {
-    frozenset({"aeb:34a73285", "n4k:article_with_divs"}),  # Kate Henshaw, two sources
-    frozenset({"n4k:cleveland.com1", "n4k:video_article_01"}),  # Google food searches 2014
-}
-
-
-def corpus_texts(corpus: Path) -> dict[str, str]:
-    html = corpus / "html"
-    texts = {}
-    truth = json.loads((html / "article-extraction-benchmark" / "ground-truth.json").read_text())
-    for page_id, item in truth.items():
-        texts[f"aeb:{page_id[:8]}"] = item["articleBody"]
-    for path in sorted((html / "newspaper4k" / "txt").glob("*.txt")):
-        texts[f"n4k:{path.stem}"] = path.read_text(encoding="utf-8")
-    for folder in sorted((html / "readability").iterdir()):
-        expected = folder / "expected.html"
-        if expected.is_file():
-            body = lxml_html.fromstring(expected.read_text(encoding="utf-8")).text_content()
-            texts[f"rdb:{folder.name}"] = "\n".join(
-                x.strip() for x in body.splitlines() if x.strip()
-            )
-    return texts
-
-
-def paragraphs(text: str) -> list[str]:
-    return [p for p in text.split("\n") if p.strip()]
-
-
-NEAR_COPIES = {
-    "headline": lambda t: "Officials confirm the report, sources say\n" + t,
-    "credit line": lambda t: t + "\n(Reporting by Jane Doe in Paris; Editing by John Smith)",
-    "last paragraph trimmed": lambda t: "\n".join(paragraphs(t)[:-1]),
-    "middle paragraph trimmed": lambda t: "\n".join(
-        paragraphs(t)[: len(paragraphs(t)) // 2] + paragraphs(t)[len(paragraphs(t)) // 2 + 1 :]
-    ),
-}
-
 
 def test_corpus_precision_and_recall(corpus_dir: Path, index: NearDupIndex) -> None:
-    texts = corpus_texts(corpus_dir)
-    assert len(texts) >= 200
-    ids = {name: f"{n:032x}" for n, name in enumerate(sorted(texts))}
-    names = {doc_id: name for name, doc_id in ids.items()}
-    languages = {name: py3langid.classify(text[:2000])[0] for name, text in texts.items()}
-    flagged = set()
-    for name in sorted(texts):
-        found = index.check_and_add(ids[name], signature(texts[name], languages[name]), now=NOW)
-        if found is not None and found.duplicate_of is not None:
-            flagged.add(frozenset({name, names[found.duplicate_of]}))
-    # Precision: no two distinct articles flagged; the corpus's own duplicates are found.
-    assert flagged == KNOWN_DUPLICATES
+    result = evaluate(index, corpus_texts(corpus_dir), now=NOW)
+    assert result.articles >= 240
+    # Precision: no pair of distinct articles flagged; the corpus's own duplicates found.
+    assert result.flagged == KNOWN_DUPLICATES
     # Recall: each kind of copy of each article (with 4+ paragraphs) points at its original.
-    originals = [n for n in sorted(texts) if len(paragraphs(texts[n])) >= 4]
-    assert len(originals) >= 200
-    for step, (kind, make_copy) in enumerate(NEAR_COPIES.items(), start=1):
-        missed = []
-        for number, name in enumerate(originals):
-            copy_id = f"{step:04x}{number:028x}"
-            sig = signature(make_copy(texts[name]), languages[name])
-            found = index.check_and_add(copy_id, sig, now=NOW + 60 * step)
-            if found is None or found.duplicate_of not in _same_article(name, ids):
-                missed.append(name)
-        recall = 1 - len(missed) / len(originals)
-        assert recall >= 0.98, f"{kind}: recall {recall:.3f}, missed {missed}"
-
-
-def _same_article(name: str, ids: dict[str, str]) -> set[str]:
-    """The ids a copy of `name` may rightly point at: it, or its known duplicate."""
-    twins = {other for pair in KNOWN_DUPLICATES if name in pair for other in pair}
-    return {ids[n] for n in twins | {name}}
+    for kind in NEAR_COPIES:
+        assert result.copies[kind] >= 200
+        assert result.recall(kind) >= 0.98, (kind, result.missed[kind])
 
 
 def test_no_pair_of_distinct_articles_even_shares_a_band(corpus_dir: Path) -> None:
     """A stronger precision check than the threshold: candidates are rare to begin with."""
     texts = corpus_texts(corpus_dir)
     bands = {
-        n: set(signature(t, py3langid.classify(t[:2000])[0]).band_keys()) for n, t in texts.items()
+        name: set(signature(text, py3langid.classify(text[:2000])[0]).band_keys())
+        for name, text in texts.items()
     }
     sharing = {
         frozenset({a, b})

@@ -12,7 +12,7 @@ from schemas import (
     TopicMatch,
 )
 from tests.support.streams import read_stream
-from workers.dedup.seen import SeenStore, content_hash
+from workers.dedup.seen import EntryKey, SeenStore, content_hash, day_number, minute_number
 from workers.errors import HttpStatusError
 from workers.keys import Keys
 from workers.publishing.deadletter import DeadLetterSink, dead_letter_for
@@ -107,3 +107,37 @@ def test_inflight_claims_are_exclusive(redis_client: redis.Redis, keys: Keys) ->
     seen = SeenStore(redis_client, keys)
     assert seen.claim_inflight(["a" * 32, "b" * 32], 60) == ["a" * 32, "b" * 32]
     assert seen.claim_inflight(["a" * 32, "c" * 32], 60) == ["c" * 32]
+
+
+def test_unchanged_content_published_again_only_confirms_the_record(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """A re-fetch that found nothing new moves the record's time, so it is not re-fetched."""
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    seen = SeenStore(redis_client, keys)
+    now = datetime.now(UTC).timestamp()
+    publisher.publish(document(), now=now)
+    first = seen.get(DOC_ID)
+    assert first is not None and (first.published_minute, first.refetches) == (
+        minute_number(now),
+        0,
+    )
+    later = now + 7200
+    assert publisher.publish(document(), now=later).status == "duplicate"
+    confirmed = seen.get(DOC_ID)
+    assert confirmed is not None
+    assert (confirmed.revision, confirmed.content_hash_prefix) == (1, first.content_hash_prefix)
+    assert (confirmed.published_minute, confirmed.refetches) == (minute_number(later), 1)
+    assert redis_client.xlen(keys.documents_stream) == 1
+
+
+def test_publication_records_the_entry_guid(redis_client: redis.Redis, keys: Keys) -> None:
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    entry_key = EntryKey("f", "urn:article:1", 0)
+    now = datetime.now(UTC).timestamp()
+    publisher.publish(document(), entry_key=entry_key, now=now)
+    [record] = SeenStore(redis_client, keys).guid_records([entry_key])
+    assert record is not None and (record.doc_id, record.day) == (DOC_ID, day_number(now))
+    # The GUID is per feed: the same GUID in another feed names nothing.
+    [elsewhere] = SeenStore(redis_client, keys).guid_records([EntryKey("g", "urn:article:1", 0)])
+    assert elsewhere is None

@@ -240,7 +240,11 @@ def _article_texts(root: Path) -> Iterator[tuple[str, str, str]]:
     if index.is_file():
         for item in json.loads(index.read_text(encoding="utf-8")):
             path = root / "html" / "newspaper4k" / item["expected_text"]
-            yield f"newspaper4k/{path.name}", str(item["language"]), path.read_text(encoding="utf-8")
+            yield (
+                f"newspaper4k/{path.name}",
+                str(item["language"]),
+                path.read_text(encoding="utf-8"),
+            )
     for folder in sorted((root / "html" / "readability").glob("*/")):
         meta = folder / "expected-metadata.json"
         lang = json.loads(meta.read_text(encoding="utf-8")).get("lang") if meta.is_file() else None
@@ -273,7 +277,11 @@ def _devset_texts() -> Iterator[tuple[str, str, str]]:
         for line in path.read_text(encoding="utf-8").splitlines():
             item = json.loads(line) if line.strip() else {}
             if item.get("text"):
-                yield f"devset/{item['id']}", str(item["lang"]), f"{item.get('title', '')}\n{item['text']}"
+                yield (
+                    f"devset/{item['id']}",
+                    str(item["lang"]),
+                    f"{item.get('title', '')}\n{item['text']}",
+                )
 
 
 def _labelled(
@@ -355,7 +363,10 @@ def test_scores_are_exactly_py3langids(detector: LanguageDetector) -> None:
         ("ja", "日米首脳会談、防衛協力強化で一致　共同声明発表へ　安保理決議履行確認"),
         ("ja", "政府、北朝鮮の弾道弾発射に厳重抗議　国連安保理緊急会合を要請"),
         # Chinese naming a Japanese film or brand: a little kana, still Chinese
-        ("zh", "日本动画电影《君の名は。》周五在北京上映，首日票房超过一亿元，多家影院增加了场次。"),
+        (
+            "zh",
+            "日本动画电影《君の名は。》周五在北京上映，首日票房超过一亿元，多家影院增加了场次。",
+        ),
         ("zh", "索尼（ソニー）公司周二宣布，将在东京举行新产品发布会，展示多款新型游戏机和相机。"),
         ("uk", "Президент України провів зустріч із прем'єр-міністром Польщі у Києві."),
         ("ru", "Президент России провёл встречу с премьер-министром Польши в Москве."),
@@ -369,7 +380,9 @@ def test_close_languages_on_short_text(detector: LanguageDetector, lang: str, te
 
 
 def test_persian_is_not_taken_for_arabic(detector: LanguageDetector) -> None:
-    text = "وزارت امور خارجه اعلام کرد که ایالات متحده تحریم‌های جدیدی علیه کره شمالی اعمال خواهد کرد."
+    text = (
+        "وزارت امور خارجه اعلام کرد که ایالات متحده تحریم‌های جدیدی علیه کره شمالی اعمال خواهد کرد."
+    )
     assert detector.detect(text).code == "fa"
     # ... unless the page says it is Arabic and the text leaves room for doubt: it does not
     assert detector.detect(text, html_lang="ar").code == "fa"

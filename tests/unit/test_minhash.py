@@ -58,7 +58,7 @@ def test_signature_shape_and_usability() -> None:
     sig = signature(ARTICLE, "en")
     assert len(sig.values) == SIGNATURE_SIZE and all(0 <= v < 2**32 for v in sig.values)
     assert len(sig.band_keys()) == BANDS and len(set(sig.band_keys())) == BANDS
-    assert len(sig.compact()) == 2 * SIGNATURE_SIZE
+    assert len(sig.compact()) == SIGNATURE_SIZE
     assert sig.usable
     short = signature("Breaking news: more soon.", "en")
     assert short.shingles < MIN_SHINGLES and not short.usable

@@ -85,8 +85,12 @@ class Signature:
         return keys
 
     def compact(self) -> bytes:
-        """The low 16 bits of each value: enough to estimate similarity, in 64 bytes."""
-        return b"".join((v & 0xFFFF).to_bytes(2, "little") for v in self.values)
+        """The low 8 bits of each value, 32 bytes: enough to estimate similarity.
+
+        Two different values agree on 8 bits one time in 256, which lifts an
+        estimate by less than 0.004: noise next to the estimate's own (about 0.09).
+        """
+        return bytes(v & 0xFF for v in self.values)
 
 
 def tokens(text: str, language: str | None = None) -> list[str]:
@@ -115,8 +119,8 @@ def signature(text: str, language: str | None = None) -> Signature:
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of two compact signatures (share of equal values)."""
-    left = np.frombuffer(a, dtype="<u2")
-    right = np.frombuffer(b, dtype="<u2")
+    left = np.frombuffer(a, dtype=np.uint8)
+    right = np.frombuffer(b, dtype=np.uint8)
     if len(left) != len(right) or len(left) == 0:
         return 0.0
     return float(np.count_nonzero(left == right)) / len(left)

@@ -9,16 +9,18 @@ document it matches), `cluster_id` (the first document of the cluster) and
 The index lives in generations of `NEWSWIRE_NEARDUP_WINDOW_DAYS` days whose
 keys expire whole (Redis 6.2 has no per-field TTL), and lookups read the
 current and the previous generation: a document is compared with those of the
-last one to two windows. Per generation:
+last one to two windows. Per generation, in 4,096 buckets each (few, full
+hashes: Redis keeps them compact, and a key costs more than a field):
 
-- 8 band hashes per 16-bit bucket: field = doc id (16 bytes), value = the
-  other 48 bits of the band key; equal band keys make a candidate;
-- document hashes: field = rest of the doc id, value = compact signature
-  (64 bytes), first-seen minute (4 bytes), cluster id (16 bytes, absent when
-  the document founded its cluster).
+- band hashes, one set per band: field = 48 bits of the band key (the bucket
+  is named by 12 more), value = the ids of the first BAND_IDS documents with
+  that band key; an exact HGET per band finds the candidates;
+- document hashes: field = doc id (16 bytes), value = compact signature (32
+  bytes), first-seen minute (4 bytes), cluster id (16 bytes, absent when the
+  document founded its cluster): at most 52 bytes, under the same limit.
 
-Candidates are confirmed by their estimated similarity. Looking up and adding
-are two round trips, not one atomic step: two copies processed in the same
+Candidates are confirmed by their estimated similarity. Adding is one Lua
+step, but looking up and adding are two: two copies processed in the same
 instant may both found a cluster.
 """
 
@@ -34,13 +36,43 @@ import redis
 from schemas import Document
 from workers.dedup.minhash import Signature, signature, similarity
 from workers.dedup.seen import DAY_SECONDS, minute_number
-from workers.keys import Keys, seen_field
+from workers.keys import Keys
 from workers.settings import Settings
 
-_REST_BITS = 48  # band key bits stored in the value; the other 16 name the bucket
-_REST_MASK = (1 << _REST_BITS) - 1
+_BUCKET_BITS = 12  # of a band key, naming its bucket; the next 48 are the field
+_FIELD_BITS = 48
 _MINUTE = struct.Struct(">I")
-_COMPACT_SIZE = 64
+_COMPACT_SIZE = 32
+_ID_BYTES = 16
+# Ids kept per band key: the earliest documents, which are what a copy must point at.
+# Three ids (48 bytes) keep the value under Redis's compact-encoding limit of 64 bytes.
+BAND_IDS = 3
+
+# KEYS: document hash, band hashes...; ARGV: doc id, document record, expire-at, band fields...
+_ADD = f"""
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+for i = 2, #KEYS do
+  local field = ARGV[i + 2]
+  local ids = redis.call('HGET', KEYS[i], field) or ''
+  local known = false
+  for at = 1, #ids, {_ID_BYTES} do
+    if string.sub(ids, at, at + {_ID_BYTES - 1}) == ARGV[1] then known = true end
+  end
+  if not known and #ids < {_ID_BYTES * BAND_IDS} then
+    redis.call('HSET', KEYS[i], field, ids .. ARGV[1])
+  end
+  redis.call('EXPIREAT', KEYS[i], ARGV[3])
+end
+return 1
+"""
+
+
+def _band_slot(key: int) -> tuple[str, bytes]:
+    """A 64-bit band key's bucket (3 hex digits) and field (6 bytes)."""
+    bucket = key >> (64 - _BUCKET_BITS)
+    field = (key >> (64 - _BUCKET_BITS - _FIELD_BITS)) & ((1 << _FIELD_BITS) - 1)
+    return f"{bucket:03x}", field.to_bytes(_FIELD_BITS // 8, "big")
 
 
 @dataclass(frozen=True)
@@ -83,6 +115,7 @@ class NearDupIndex:
         self._keys = keys
         self._window = window_days
         self._min_similarity = min_similarity
+        self._add_script = client.register_script(_ADD)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, keys: Keys, settings: Settings) -> NearDupIndex:
@@ -121,15 +154,18 @@ class NearDupIndex:
         pipe = self._redis.pipeline(transaction=False)
         for generation in generations:
             for band, key in enumerate(band_keys):
-                pipe.hgetall(self._keys.neardup_band(generation, band, key >> _REST_BITS))
+                bucket, field = _band_slot(key)
+                pipe.hget(self._keys.neardup_band(generation, band, bucket), field)
         for generation in generations:
-            pipe.hget(self._keys.neardup_doc(generation, doc_id), seen_field(doc_id))
+            pipe.hget(self._keys.neardup_doc(generation, doc_id), bytes.fromhex(doc_id))
         replies = pipe.execute()
-        buckets, own_raw = replies[: -len(generations)], replies[-len(generations) :]
-        found: set[str] = set()
-        for index, bucket in enumerate(buckets):
-            rest = (band_keys[index % len(band_keys)] & _REST_MASK).to_bytes(6, "big")
-            found.update(field.hex() for field, value in bucket.items() if value == rest)
+        bands, own_raw = replies[: -len(generations)], replies[-len(generations) :]
+        found = {
+            ids[at : at + _ID_BYTES].hex()
+            for ids in bands
+            if ids
+            for at in range(0, len(ids), _ID_BYTES)
+        }
         found.discard(doc_id)
         own = next((_Indexed.decode(doc_id, raw) for raw in own_raw if raw), None)
         return found, own
@@ -157,7 +193,7 @@ class NearDupIndex:
         pipe = self._redis.pipeline(transaction=False)
         for doc_id in doc_ids:
             for generation in generations:
-                pipe.hget(self._keys.neardup_doc(generation, doc_id), seen_field(doc_id))
+                pipe.hget(self._keys.neardup_doc(generation, doc_id), bytes.fromhex(doc_id))
         replies = pipe.execute()
         entries = []
         for position, doc_id in enumerate(doc_ids):
@@ -170,16 +206,17 @@ class NearDupIndex:
     # --- adding ----------------------------------------------------------------------------
     def _add(self, entry: _Indexed, band_keys: list[int], generation: int) -> None:
         expire_at = (generation + 2) * self._window * DAY_SECONDS  # end of the next generation
-        doc_key = self._keys.neardup_doc(generation, entry.doc_id)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(doc_key, seen_field(entry.doc_id), entry.encode())
-        pipe.expireat(doc_key, expire_at)
-        field = bytes.fromhex(entry.doc_id)
-        for band, key in enumerate(band_keys):
-            band_key = self._keys.neardup_band(generation, band, key >> _REST_BITS)
-            pipe.hset(band_key, field, (key & _REST_MASK).to_bytes(6, "big"))
-            pipe.expireat(band_key, expire_at)
-        pipe.execute()
+        slots = [_band_slot(key) for key in band_keys]
+        keys = [
+            self._keys.neardup_doc(generation, entry.doc_id),
+            *(
+                self._keys.neardup_band(generation, b, bucket)
+                for b, (bucket, _) in enumerate(slots)
+            ),
+        ]
+        args: list[bytes | int] = [bytes.fromhex(entry.doc_id), entry.encode(), expire_at]
+        args.extend(field for _, field in slots)
+        self._add_script(keys=keys, args=args)
 
 
 def mark_near_duplicates(

@@ -877,8 +877,8 @@ def _around_role(view: _View, party: Party) -> str | None:
         if any(ch in _CLAUSE_BREAKS or ch in ".!?\"«»“”" for ch in view.text[view.ends[index] : following]):
             break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
         following = view.starts[index]
-        if index == 0 and view.words[0] in view.rules.fillers and view.text[view.lo].isupper():
-            break  # "A Coreia do Sul concordou": a sentence's first article, not "à"
+        if view.words[index] in view.rules.fillers and view.text[view.starts[index]].isupper():
+            break  # "SEUL — A Coreia do Sul concordou": a capitalised article, not "à"
         for role, marker in view.rules.before:
             if _ends_with(view.words, index, marker.words) and _case_ok(view, party, marker):
                 return role
@@ -1085,15 +1085,30 @@ def _positional(
 def _with_coordinated(
     view: _View, party: Party, role: str, strength: int, source: int
 ) -> list[Vote]:
-    """The party and those joined to it by 'and' ("North Korea and Iran supply ...")."""
+    """The party and those joined to it by 'and' ("North Korea and Iran supply ...",
+    "the Netherlands, Norway and Denmark have shipped ...")."""
     parties = view.parties
     at = parties.index(party)
     chosen = [party]
     left = at
-    while left > 0 and _coordinated(view, parties[left - 1], parties[left]):
+    joined = False
+    while left > 0:
+        if _coordinated(view, parties[left - 1], parties[left]):
+            joined = True
+        elif not (joined and _listed(view, parties[left - 1], parties[left])):
+            break
         left -= 1
         chosen.append(parties[left])
     return [Vote(role, strength, source, p) for p in chosen]
+
+
+def _listed(view: _View, first: Party, second: Party) -> bool:
+    """Only a comma (and fillers) between two parties: items of an enumeration."""
+    between = view.text[first.end : second.start]
+    if between.count(",") + between.count("、") + between.count("،") != 1:
+        return False
+    words = WORD_RE.findall(between)
+    return all(fold(w) in view.rules.fillers for w in words)
 
 
 def _is_passive(view: _View, cue: Cue) -> bool:
@@ -1141,7 +1156,8 @@ def _agent(view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None
         if before and order == "v2":
             return view.parties[before[0]]
         if order == "sov" and not view.rules.unmarked_subjects:
-            return None  # ポーランド軍備庁と…: an unmarked name only modifies a noun
+            # an unmarked name only modifies a noun (ポーランド軍備庁と…)
+            return _genitive_opener(view, cue, markers)
     if before:
         return view.parties[before[-1]]
     return None
@@ -1170,6 +1186,19 @@ def _only_modifiers(view: _View, start: int, end: int) -> bool:
         return not rest.strip()
     allowed = rules.fillers | {"s"}
     return all(fold(word) in allowed for word in WORD_RE.findall(rest))
+
+
+def _genitive_opener(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
+    """ドイツのショルツ首相は…供与すると発表: with no subject-marked party, the party that
+    opens the sentence in the genitive ("Germany's chancellor") is the agent."""
+    if not view.parties or markers[0] != GENITIVE:
+        return None
+    first = view.parties[0]
+    if first.end > cue.start or view.gap(first.end, cue.start) > MAX_AGENT_DISTANCE:
+        return None
+    if any(ch in view.text[first.end : cue.start] for ch in _HARD_BREAKS):
+        return None
+    return first
 
 
 def _blocked(view: _View, end: int, cue: Cue, transfers: list[Cue], *, hard_only: bool) -> bool:
@@ -1568,9 +1597,10 @@ def _merge(statements: list[Statement]) -> list[tuple[Pair, list[Statement]]]:
             a, b = sorted(s.pair)
             links[a].add(b)
             links[b].add(a)
+    lone = _lone_pair(statements) if not directed else None
     for s in statements:
         if bool(s.supplier) != bool(s.recipient):
-            groups[_completed(s, directed, links)].append(s)
+            groups[lone or _completed(s, directed, links)].append(s)
     for s in statements:
         if not s.supplier and not s.recipient:
             for key in list(groups):
@@ -1582,6 +1612,23 @@ def _merge(statements: list[Statement]) -> list[tuple[Pair, list[Statement]]]:
     ordered = list(groups.items())
     ordered.sort(key=lambda kg: (-len({s.start for s in kg[1]}), min(s.start for s in kg[1])))
     return ordered
+
+
+def _lone_pair(statements: list[Statement]) -> Pair | None:
+    """A document that names one supplier in some sentences and one recipient in others,
+    and no pair anywhere ("Pakistan took delivery of a submarine ... China is its main
+    supplier"): the two sides of one transfer."""
+    supplying = [s for s in statements if s.supplier and not s.recipient]
+    receiving = [s for s in statements if s.recipient and not s.supplier]
+    suppliers = {s.supplier for s in supplying}
+    recipients = {s.recipient for s in receiving}
+    if len(suppliers) != 1 or len(recipients) != 1 or suppliers == recipients:
+        return None
+    # the same kind of system on both sides, something more specific than "weapons"
+    sent = {c for s in supplying for c in s.systems} - {GENERIC_SYSTEM}
+    if not sent & {c for s in receiving for c in s.systems}:
+        return None
+    return (next(iter(suppliers)), next(iter(recipients)))
 
 
 def _completed(s: Statement, directed: list[Pair], links: dict[str, set[str]]) -> Pair:

@@ -105,7 +105,9 @@ class _NaiveBayes:
         classes: list[str] = list(identifier.nb_classes)
         first: dict[str, int] = {}
         # columns of a label listed twice (py3langid's script variants): folded into the first
-        self._aliases = [(first[c], i) for i, c in enumerate(classes) if first.setdefault(c, i) != i]
+        self._aliases = [
+            (first[c], i) for i, c in enumerate(classes) if first.setdefault(c, i) != i
+        ]
         self.labels: list[str] = classes
         self.index: dict[str, int] = first
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from itertools import chain, compress, filterfalse, repeat
 from operator import is_, itemgetter, methodcaller, not_, or_
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from workers.enrichment.morph import Variants, plain
 from workers.enrichment.text import WORD_RE, fold
@@ -188,7 +188,7 @@ class _Memo(Generic[_V]):
 
     def get(self, key: str) -> _V:
         value = self.young.get(key, _UNSEEN)
-        return self.learn(key) if value is _UNSEEN else value
+        return self.learn(key) if value is _UNSEEN else cast(_V, value)
 
     def learn(self, key: str) -> _V:
         value = self._old.get(key, _UNSEEN)
@@ -341,18 +341,14 @@ class Matcher:
         tangled_words = list(map(WORD_RE.findall, tangled))
         self._learn_words(chain(plain, words, chain.from_iterable(tangled_words)))
         starts_of = self._words.young.__getitem__  # every word above is in it now
-        values: list[tuple[PieceStart, ...] | None] = list(map(starts_of, plain))
-        for i in compress(range(len(values)), values):
-            found = self._words.young[plain[i]]
-            assert found is not None
-            values[i] = ((0, len(plain[i]), found[0], found[1], found[2], ""),)
-        self._pieces.add(plain, values)
-        values = list(map(starts_of, words))
-        for i in compress(range(len(values)), values):
-            found, lead = self._words.young[words[i]], wrapped[i].index(words[i])
-            assert found is not None
-            values[i] = ((lead, lead + len(words[i]), found[0], found[1], found[2], ""),)
-        self._pieces.add(wrapped, values)
+        for pieces_, words_ in ((plain, plain), (wrapped, words)):
+            found = list(map(starts_of, words_))  # mostly None: starts nothing
+            values: list[tuple[PieceStart, ...] | None] = [None] * len(found)
+            for i in compress(range(len(found)), found):
+                singles, multis, longest = found[i]  # type: ignore[misc]  # not None here
+                lead = pieces_[i].index(words_[i])
+                values[i] = ((lead, lead + len(words_[i]), singles, multis, longest, ""),)
+            self._pieces.add(pieces_, values)
         starters = [any(map(starts_of, found)) for found in tangled_words]
         values = [self.piece_starts(p) if s else None for p, s in zip(tangled, starters)]
         self._pieces.add(tangled, values)

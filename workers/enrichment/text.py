@@ -40,7 +40,7 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HIRAGANA = re.compile("[\u3041-\u309f]")
 # A short span in brackets or quotes: a Japanese title or name quoted in Chinese text.
-_QUOTED = re.compile("[《「『（(“\"][^》」』）)”\"]{0,40}[》」』）)”\"]")
+_QUOTED = re.compile('[《「『（(“"][^》」』）)”"]{0,40}[》」』）)”"]')
 _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 # Candidate sentence ends: end punctuation or a line break, with the closing quotes,
