@@ -17,7 +17,7 @@ first polls are spread over one interval, as a registry in steady state has them
 Each run: warm-up (the first poll of every feed), then a measured window:
 - polls per second: feed requests that reached the farm in the window;
 - demand: polls that fell due in the window; lag: poll time minus due time
-  (due times are read from the registry's due-time index every two seconds);
+  (due times are read from the registry's due-time index every few seconds);
 - per-host concurrency: the most requests the farm was serving at once on any
   one host, over the whole run, against NEWSWIRE_HOST_MAX_IN_FLIGHT;
 - duplicates, after the farm stops publishing and the pipeline drains: stream
@@ -78,17 +78,30 @@ class BenchConfig:
     warmup: float | None = None  # None: 1.1 x interval + 10 s (every feed polled once)
     drain_timeout: float = 90.0
     fetch_workers: int = 1
-    threads: int | None = None  # None: NEWSWIRE_FETCH_CONCURRENCY as set (default 16)
+    threads: int | None = 32  # threads per fetch worker; None: the setting (default 16)
     process_worker: bool = True
     host_max_in_flight: int | None = None  # None: the setting as set (default 2)
-    host_min_interval: float | None = None  # None: the setting as set (default 1.0 s)
+    host_min_interval: float | None = None  # None: a tenth of a host's feeds' poll spacing
     dispatch_every: float | None = None  # None: the setting as set (default 5 s)
     seed: int = 1
     farm: dict[str, Any] = field(default_factory=dict)  # FarmSpec overrides
+    logs: str | None = None  # keep the processes' logs there (else in a temporary folder)
 
     @property
     def warmup_seconds(self) -> float:
         return self.warmup if self.warmup is not None else 1.1 * self.interval + 10
+
+    @property
+    def host_min_interval_seconds(self) -> float:
+        """Least spacing of two requests to one host.
+
+        A worker thread waits for its host's slot, so a host busy a share p of the
+        time costs each of its polls about p / (2 (1 - p)) intervals of waiting in a
+        thread (M/D/1); at a tenth of the spacing of its feeds' polls that is ~0.5%.
+        """
+        if self.host_min_interval is not None:
+            return self.host_min_interval
+        return round(min(1.0, self.hosts * self.interval / self.feeds / 10), 3)
 
     @property
     def snapshot_every(self) -> float:
@@ -161,7 +174,7 @@ def settings_for(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path) 
     optional = {
         "fetch_concurrency": cfg.threads,
         "host_max_in_flight": cfg.host_max_in_flight,
-        "host_min_interval_seconds": cfg.host_min_interval,
+        "host_min_interval_seconds": cfg.host_min_interval_seconds,
         "dispatch_every_seconds": cfg.dispatch_every,
     }
     overrides.update({name: str(value) for name, value in optional.items() if value is not None})
@@ -373,7 +386,7 @@ def run_once(
     spec = farm_spec(cfg, free_port(), time.time())
     farm = FarmClient(free_port())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    supervisor = Supervisor(env, log_dir=folder / "logs")
+    supervisor = Supervisor(env, log_dir=Path(cfg.logs) / label if cfg.logs else folder / "logs")
     t0 = time.monotonic()
     try:
         farm_command = [sys.executable, str(ROOT / "scripts" / "feedfarm.py"), *spec.to_args()]
@@ -481,7 +494,8 @@ def summarise(
     cores = {name: (cpu[1][name] - cpu[0].get(name, 0.0)) / seconds for name in cpu[1]}
     polling_path = sum(v for k, v in cores.items() if k.rstrip("0123456789") in POLLING_PATH)
     polls_per_s = len(in_window) / seconds
-    limit = get_settings().host_max_in_flight
+    settings = get_settings()
+    limit = settings.host_max_in_flight
     host_max = final["host_max_in_flight"]
     outcomes = Counter(row[2] for row in in_window)
     return {
@@ -518,6 +532,17 @@ def summarise(
         "cores_left_for_extraction": round((os.cpu_count() or 1) - polling_path, 2),
         "load_average": [round(v, 2) for v in load],
         "window_s": round(seconds, 1),
+        "settings": {
+            "fetch_workers": cfg.fetch_workers,
+            "threads": settings.fetch_concurrency,
+            "host_min_interval_s": settings.host_min_interval_seconds,
+            "host_max_wait_s": settings.host_max_wait_seconds,
+            "dispatch_every_s": settings.dispatch_every_seconds,
+            "poll_interval_s": [
+                settings.poll_min_interval_seconds,
+                settings.poll_max_interval_seconds,
+            ],
+        },
     }
 
 
@@ -563,6 +588,7 @@ def print_summary(cfg: BenchConfig, result: dict[str, Any], runs: list[dict[str,
           f"per poll; left for extraction {m['cores_left_for_extraction']} of "
           f"{os.cpu_count()} cores")  # fmt: skip
     print(f"  outcomes            {m['outcomes']}")
+    print(f"  settings            {m['settings']}; load average {m['load_average']}")
 
 
 def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, int, bool]:
@@ -576,7 +602,8 @@ def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, in
     parser.add_argument("--warmup", type=float, default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fetch-workers", type=int, default=defaults.fetch_workers)
-    parser.add_argument("--threads", type=int, default=None, help="threads per fetch worker")
+    parser.add_argument("--threads", type=int, default=defaults.threads,
+                        help="threads per fetch worker (NEWSWIRE_FETCH_CONCURRENCY)")  # fmt: skip
     parser.add_argument("--no-process-worker", action="store_true")
     parser.add_argument("--host-max-in-flight", type=int, default=None)
     parser.add_argument("--host-min-interval", type=float, default=None)
@@ -584,6 +611,7 @@ def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, in
     parser.add_argument("--seed", type=int, default=defaults.seed)
     example = ",".join(f"{kind}={weight:g}" for kind, weight in DEFAULT_MIX.items())
     parser.add_argument("--mix", default=None, help=f"farm feed kinds, e.g. {example}")
+    parser.add_argument("--logs", default=None, help="keep each process's log in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(list(argv) if argv is not None else None)
     farm: dict[str, Any] = {}
@@ -605,6 +633,7 @@ def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, in
         dispatch_every=args.dispatch_every,
         seed=args.seed,
         farm=farm,
+        logs=args.logs,
     )
     return cfg, args.runs, args.json
 

@@ -73,7 +73,11 @@ class Keys:
 
     def neardup_doc(self, generation: int, doc_id: str) -> str:
         """Hash: doc id -> its signature, first-seen minute and cluster (bucket: 3 hex digits)."""
-        return f"{self.prefix}:neardup:{generation}:doc:{doc_id[:3]}"
+        return f"{self.neardup_doc_prefix(generation)}{doc_id[:3]}"
+
+    def neardup_doc_prefix(self, generation: int) -> str:
+        """neardup_doc without its bucket, for the Lua script that derives candidates' keys."""
+        return f"{self.prefix}:neardup:{generation}:doc:"
 
     def inflight(self, doc_id: str) -> str:
         """Marker set while an entry travels fetch -> process -> publish."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -144,6 +145,24 @@ def test_a_retry_does_not_find_itself_nor_later_copies(index: NearDupIndex) -> N
     again = index.check_and_add("a" * 32, sig, now=NOW + 900)  # the first one, retried
     assert first == again
     assert again is not None and again.duplicate_of is None and again.cluster_id == "a" * 32
+
+
+def test_copies_processed_at_the_same_instant_make_one_cluster(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """Lookup and addition are one atomic step: racing workers cannot both found a cluster."""
+    sig = signature(WIRE, "en")
+    ids = [f"{n:032x}" for n in range(1, 9)]
+
+    def add(doc_id: str) -> NearDuplicate | None:
+        index = NearDupIndex(redis_client, keys, window_days=3, min_similarity=0.5)
+        return index.check_and_add(doc_id, sig, now=NOW)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [r for r in pool.map(add, ids) if r is not None]
+    founders = [r for r in results if r.duplicate_of is None]
+    assert len(results) == 8 and len(founders) == 1
+    assert {r.cluster_id for r in results} == {founders[0].cluster_id}
 
 
 def test_short_texts_and_unrelated_texts_stay_apart(index: NearDupIndex) -> None:

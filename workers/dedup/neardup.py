@@ -1,10 +1,12 @@
 """Near-duplicates across feeds: wire copies and syndicated text, flagged, never dropped.
 
 The process stage asks the index, before publication, whether an earlier
-document's text is nearly the same (workers/dedup/minhash.py), then adds this
-one. A near-duplicate is still published, with `duplicate_of` (the earliest
-document it matches), `cluster_id` (the first document of the cluster) and
-`duplicate_similarity`; consumers choose what to do with copies.
+document's text is nearly the same (workers/dedup/minhash.py), and adds this
+one, in one atomic Lua step: of two copies processed at the same instant, one
+is the other's duplicate. A near-duplicate is still published, with
+`duplicate_of` (the earliest document it matches), `cluster_id` (the first
+document of the cluster) and `duplicate_similarity`; consumers choose what to
+do with copies.
 
 The index lives in generations of `NEWSWIRE_NEARDUP_WINDOW_DAYS` days whose
 keys expire whole (Redis 6.2 has no per-field TTL), and lookups read the
@@ -19,60 +21,98 @@ hashes: Redis keeps them compact, and a key costs more than a field):
   bytes), first-seen minute (4 bytes), cluster id (16 bytes, absent when the
   document founded its cluster): at most 52 bytes, under the same limit.
 
-Candidates are confirmed by their estimated similarity. Adding is one Lua
-step, but looking up and adding are two: two copies processed in the same
-instant may both found a cluster.
+The script reads candidates' document hashes by names it derives from their
+ids, so it needs a standalone Redis (not Redis Cluster), as Newswire uses.
 """
 
 from __future__ import annotations
 
-import struct
+import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
 
 from schemas import Document
-from workers.dedup.minhash import Signature, signature, similarity
+from workers.dedup.minhash import SIGNATURE_SIZE, Signature, signature
 from workers.dedup.seen import DAY_SECONDS, minute_number
 from workers.keys import Keys
 from workers.settings import Settings
 
 _BUCKET_BITS = 12  # of a band key, naming its bucket; the next 48 are the field
 _FIELD_BITS = 48
-_MINUTE = struct.Struct(">I")
-_COMPACT_SIZE = 32
-_ID_BYTES = 16
 # Ids kept per band key: the earliest documents, which are what a copy must point at.
 # Three ids (48 bytes) keep the value under Redis's compact-encoding limit of 64 bytes.
 BAND_IDS = 3
 
-# KEYS: document hash, band hashes...; ARGV: doc id, document record, expire-at, band fields...
-_ADD = f"""
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-for i = 2, #KEYS do
-  local field = ARGV[i + 2]
-  local ids = redis.call('HGET', KEYS[i], field) or ''
-  local known = false
-  for at = 1, #ids, {_ID_BYTES} do
-    if string.sub(ids, at, at + {_ID_BYTES - 1}) == ARGV[1] then known = true end
-  end
-  if not known and #ids < {_ID_BYTES * BAND_IDS} then
-    redis.call('HSET', KEYS[i], field, ids .. ARGV[1])
-  end
-  redis.call('EXPIREAT', KEYS[i], ARGV[3])
+# KEYS: this document's hash in the current and the previous generation, then the
+#       band hashes of the current generation, then those of the previous one.
+# ARGV: doc id (16 bytes), compact signature, minute now, equal values needed,
+#       expire-at, document-hash name prefix of the current and of the previous
+#       generation, band fields (one per band).
+# Returns {duplicate_of id or '', equal values, cluster id or ''}.
+_CHECK_AND_ADD = """
+local id, compact = ARGV[1], ARGV[2]
+local size = #compact
+local bands = (#KEYS - 2) / 2
+local function minute_of(record)
+  local a, b, c, d = string.byte(record, size + 1, size + 4)
+  return ((a * 256 + b) * 256 + c) * 256 + d
 end
-return 1
+local function entry(prefix, other)
+  local bucket = string.sub(string.format('%02x%02x', string.byte(other, 1, 2)), 1, 3)
+  return redis.call('HGET', prefix .. bucket, other)
+end
+local own = redis.call('HGET', KEYS[1], id) or redis.call('HGET', KEYS[2], id)
+local minute = own and minute_of(own) or tonumber(ARGV[3])
+local needed = tonumber(ARGV[4])
+local best, best_minute, best_equal, best_record
+local checked = {[id] = true}
+for k = 3, #KEYS do
+  local ids = redis.call('HGET', KEYS[k], ARGV[8 + (k - 3) % bands]) or ''
+  for at = 1, #ids, 16 do
+    local other = string.sub(ids, at, at + 15)
+    if not checked[other] then
+      checked[other] = true
+      local record = entry(ARGV[6], other) or entry(ARGV[7], other)
+      if record then
+        local equal = 0
+        for i = 1, size do
+          if string.byte(record, i) == string.byte(compact, i) then equal = equal + 1 end
+        end
+        local m = minute_of(record)
+        if equal >= needed and m <= minute and (best == nil or m < best_minute
+            or (m == best_minute and (equal > best_equal
+                or (equal == best_equal and other < best)))) then
+          best, best_minute, best_equal, best_record = other, m, equal, record
+        end
+      end
+    end
+  end
+end
+local cluster = ''
+if best then
+  cluster = string.sub(best_record, size + 5)
+  if cluster == '' then cluster = best end
+end
+local stamp = string.char(math.floor(minute / 16777216) % 256, math.floor(minute / 65536) % 256,
+  math.floor(minute / 256) % 256, minute % 256)
+redis.call('HSET', KEYS[1], id, compact .. stamp .. cluster)
+redis.call('EXPIREAT', KEYS[1], ARGV[5])
+for k = 3, 2 + bands do
+  local field = ARGV[8 + k - 3]
+  local ids = redis.call('HGET', KEYS[k], field) or ''
+  local known = false
+  for at = 1, #ids, 16 do
+    if string.sub(ids, at, at + 15) == id then known = true end
+  end
+  if not known and #ids < 16 * tonumber(ARGV[#ARGV]) then
+    redis.call('HSET', KEYS[k], field, ids .. id)
+  end
+  redis.call('EXPIREAT', KEYS[k], ARGV[5])
+end
+return {best or '', best_equal or 0, cluster}
 """
-
-
-def _band_slot(key: int) -> tuple[str, bytes]:
-    """A 64-bit band key's bucket (3 hex digits) and field (6 bytes)."""
-    bucket = key >> (64 - _BUCKET_BITS)
-    field = (key >> (64 - _BUCKET_BITS - _FIELD_BITS)) & ((1 << _FIELD_BITS) - 1)
-    return f"{bucket:03x}", field.to_bytes(_FIELD_BITS // 8, "big")
 
 
 @dataclass(frozen=True)
@@ -84,25 +124,11 @@ class NearDuplicate:
     similarity: float | None = None
 
 
-@dataclass(frozen=True)
-class _Indexed:
-    """A document's entry in the index."""
-
-    doc_id: str
-    compact: bytes
-    minute: int
-    cluster_id: str
-
-    def encode(self) -> bytes:
-        cluster = b"" if self.cluster_id == self.doc_id else bytes.fromhex(self.cluster_id)
-        return self.compact + _MINUTE.pack(self.minute) + cluster
-
-    @classmethod
-    def decode(cls, doc_id: str, raw: bytes) -> _Indexed:
-        compact, rest = raw[:_COMPACT_SIZE], raw[_COMPACT_SIZE:]
-        (minute,) = _MINUTE.unpack(rest[: _MINUTE.size])
-        cluster = rest[_MINUTE.size :].hex() or doc_id
-        return cls(doc_id, compact, minute, cluster)
+def _band_slot(key: int) -> tuple[str, bytes]:
+    """A 64-bit band key's bucket (3 hex digits) and field (6 bytes)."""
+    bucket = key >> (64 - _BUCKET_BITS)
+    field = (key >> (64 - _BUCKET_BITS - _FIELD_BITS)) & ((1 << _FIELD_BITS) - 1)
+    return f"{bucket:03x}", field.to_bytes(_FIELD_BITS // 8, "big")
 
 
 class NearDupIndex:
@@ -114,8 +140,9 @@ class NearDupIndex:
         self._redis = client
         self._keys = keys
         self._window = window_days
-        self._min_similarity = min_similarity
-        self._add_script = client.register_script(_ADD)
+        # similarity = equal values / SIGNATURE_SIZE; the tolerance absorbs float error.
+        self._needed = math.ceil(min_similarity * SIGNATURE_SIZE - 1e-9)
+        self._script = client.register_script(_CHECK_AND_ADD)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, keys: Keys, settings: Settings) -> NearDupIndex:
@@ -135,88 +162,31 @@ class NearDupIndex:
         if not sig.usable:
             return None
         generation = int(now // DAY_SECONDS) // self._window
-        generations = (generation, generation - 1)
-        band_keys = sig.band_keys()
-        candidates, own = self._candidates(doc_id, band_keys, generations)
-        minute = own.minute if own is not None else minute_number(now)
-        best = self._earliest_match(sig.compact(), candidates, generations, minute)
-        cluster = best[0].cluster_id if best else doc_id
-        self._add(_Indexed(doc_id, sig.compact(), minute, cluster), band_keys, generation)
-        if best is None:
-            return NearDuplicate(cluster_id=cluster)
-        return NearDuplicate(cluster, best[0].doc_id, round(best[1], 3))
-
-    # --- lookups ---------------------------------------------------------------------------
-    def _candidates(
-        self, doc_id: str, band_keys: list[int], generations: Sequence[int]
-    ) -> tuple[set[str], _Indexed | None]:
-        """Ids sharing a band with the signature, and this document's own entry if any."""
-        pipe = self._redis.pipeline(transaction=False)
-        for generation in generations:
-            for band, key in enumerate(band_keys):
-                bucket, field = _band_slot(key)
-                pipe.hget(self._keys.neardup_band(generation, band, bucket), field)
-        for generation in generations:
-            pipe.hget(self._keys.neardup_doc(generation, doc_id), bytes.fromhex(doc_id))
-        replies = pipe.execute()
-        bands, own_raw = replies[: -len(generations)], replies[-len(generations) :]
-        found = {
-            ids[at : at + _ID_BYTES].hex()
-            for ids in bands
-            if ids
-            for at in range(0, len(ids), _ID_BYTES)
-        }
-        found.discard(doc_id)
-        own = next((_Indexed.decode(doc_id, raw) for raw in own_raw if raw), None)
-        return found, own
-
-    def _earliest_match(
-        self,
-        compact: bytes,
-        candidates: set[str],
-        generations: Sequence[int],
-        minute: int,
-    ) -> tuple[_Indexed, float] | None:
-        matches = []
-        for entry in self._entries(sorted(candidates), generations):
-            score = similarity(compact, entry.compact)
-            if score >= self._min_similarity and entry.minute <= minute:
-                matches.append((entry.minute, -score, entry.doc_id, entry))
-        if not matches:
-            return None
-        _, negative_score, _, entry = min(matches)
-        return entry, -negative_score
-
-    def _entries(self, doc_ids: list[str], generations: Sequence[int]) -> list[_Indexed]:
-        if not doc_ids:
-            return []
-        pipe = self._redis.pipeline(transaction=False)
-        for doc_id in doc_ids:
-            for generation in generations:
-                pipe.hget(self._keys.neardup_doc(generation, doc_id), bytes.fromhex(doc_id))
-        replies = pipe.execute()
-        entries = []
-        for position, doc_id in enumerate(doc_ids):
-            raws = replies[position * len(generations) : (position + 1) * len(generations)]
-            raw = next((r for r in raws if r), None)  # the newest generation first
-            if raw is not None:
-                entries.append(_Indexed.decode(doc_id, raw))
-        return entries
-
-    # --- adding ----------------------------------------------------------------------------
-    def _add(self, entry: _Indexed, band_keys: list[int], generation: int) -> None:
-        expire_at = (generation + 2) * self._window * DAY_SECONDS  # end of the next generation
-        slots = [_band_slot(key) for key in band_keys]
+        slots = [_band_slot(key) for key in sig.band_keys()]
         keys = [
-            self._keys.neardup_doc(generation, entry.doc_id),
+            self._keys.neardup_doc(generation, doc_id),
+            self._keys.neardup_doc(generation - 1, doc_id),
             *(
                 self._keys.neardup_band(generation, b, bucket)
                 for b, (bucket, _) in enumerate(slots)
             ),
+            *(self._keys.neardup_band(generation - 1, b, bkt) for b, (bkt, _) in enumerate(slots)),
         ]
-        args: list[bytes | int] = [bytes.fromhex(entry.doc_id), entry.encode(), expire_at]
-        args.extend(field for _, field in slots)
-        self._add_script(keys=keys, args=args)
+        args: list[bytes | int | str] = [
+            bytes.fromhex(doc_id),
+            sig.compact(),
+            minute_number(now),
+            self._needed,
+            (generation + 2) * self._window * DAY_SECONDS,  # end of the next generation
+            self._keys.neardup_doc_prefix(generation),
+            self._keys.neardup_doc_prefix(generation - 1),
+            *(field for _, field in slots),
+            BAND_IDS,
+        ]
+        best, equal, cluster = self._script(keys=keys, args=args)
+        if not best:
+            return NearDuplicate(cluster_id=doc_id)
+        return NearDuplicate(cluster.hex(), best.hex(), round(int(equal) / SIGNATURE_SIZE, 3))
 
 
 def mark_near_duplicates(

@@ -45,11 +45,17 @@ from typing import NamedTuple, TypeVar
 
 import yaml
 
-from schemas.enrichment import ArmsQuantity, ArmsTransferDetail, Evidence, TopicMatch
+from schemas.enrichment import (
+    ArmsQuantity,
+    ArmsTransferDetail,
+    Evidence,
+    TopicMatch,
+    TransferStatus,
+)
 from workers.enrichment.entities import Gazetteer
 from workers.enrichment.lexicon import Case, Entry, Hit, Matcher, Tag, WordPattern, case_of
 from workers.enrichment.morph import variants_for
-from workers.enrichment.seedfile import Fields, Node, display_name, load
+from workers.enrichment.seedfile import Node, display_name, load
 from workers.enrichment.taxonomy import KNOWN_LANGUAGES, parse_term
 from workers.enrichment.text import WORD_RE, Sentences, fold, has_cjk, sentence_snippet
 from workers.enrichment.topics import ConceptHit
@@ -61,7 +67,9 @@ LAYER = "arms"
 GENERIC_SYSTEM = "weapons"  # dropped from a detail that names something more specific
 MAX_EVIDENCE = 12
 _CJK_LANGUAGES = frozenset({"zh", "ja"})
-_GLUED_AMOUNTS = frozenset({"ko", "tr"})  # amounts take particles or case suffixes: 100만, milyondan
+_GLUED_AMOUNTS = frozenset(
+    {"ko", "tr"}
+)  # amounts take particles or case suffixes: 100만, milyondan
 
 # Marker roles: what a word next to a party says about it.
 RECIPIENT, SUPPLIER, AGENT = "recipient", "supplier", "agent"
@@ -155,6 +163,14 @@ class LanguageRules:
     known_names: frozenset[str]  # folded aliases, to tell a prefix or particle from the name
 
     @cached_property
+    def before_by_last(self) -> dict[str, tuple[tuple[str, Marker], ...]]:
+        """Markers before a party by their last word, longest first (one lookup a word)."""
+        out: dict[str, list[tuple[str, Marker]]] = defaultdict(list)
+        for role, marker in self.before:
+            out[marker.words[-1]].append((role, marker))
+        return {word: tuple(items) for word, items in out.items()}
+
+    @cached_property
     def marker_words(self) -> frozenset[str]:
         """Single-word markers (CJK particles such as 对, 向)."""
         return frozenset(m.words[0] for _, m in self.before + self.after if len(m.words) == 1)
@@ -196,6 +212,7 @@ def load_arms_rules(
         if lang not in KNOWN_LANGUAGES:
             raise specs.key(lang).error(f"unknown language code {lang!r}")
         languages[lang] = _read_language(lang, spec, categories, gazetteer, forms.get(lang, {}))
+        _ = languages[lang].before_by_last, languages[lang].marker_words  # built now, not later
     return ArmsRules(languages, categories, parties)
 
 
@@ -469,10 +486,11 @@ def _read_quantity(node: Node | None, lang: str, glued: bool) -> QuantityRules:
         digits += f"|{_HAN_NUMERAL}"
     before = r"(?<![A-Za-z0-9.,\-/])" if glued else r"(?<![\w.,\-/])"
     mult = _alternation(multipliers, glued)
+    vague_pattern = _alternation(vague_words, glued)
     pattern = (
         f"{before}(?:(?P<hedge>{_alternation(hedges, glued)})\\s*)?"
         f"(?:(?P<num>{digits}|{_alternation(number_words, glued)})"
-        f"(?:\\s*(?P<mult>{mult}))?|(?P<mult2>{mult})|(?P<vague>{_alternation(vague_words, glued)}))"
+        f"(?:\\s*(?P<mult>{mult}))?|(?P<mult2>{mult})|(?P<vague>{vague_pattern}))"
     )
     return QuantityRules(
         re.compile(pattern, re.IGNORECASE),
@@ -559,13 +577,25 @@ class _View:
     cues: list[Cue]
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)
+    _folded: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for match in WORD_RE.finditer(self.text, self.lo, self.hi):
-            self.starts.append(match.start())
-            self.ends.append(match.end())
-            self.words.append(fold(match.group()))
+        if not self.rules.cjk:  # Chinese and Japanese count characters, not words
+            spans = [m.span() for m in WORD_RE.finditer(self.text, self.lo, self.hi)]
+            self.starts = [a for a, _ in spans]
+            self.ends = [b for _, b in spans]
+
+    def word(self, index: int) -> str:
+        """The folded word at a word index (folded on first use: most are never needed)."""
+        found = self._folded.get(index)
+        if found is None:
+            found = fold(self.text[self.starts[index] : self.ends[index]])
+            self._folded[index] = found
+        return found
+
+    def words(self, first: int, last: int) -> tuple[str, ...]:
+        """Folded words first..last-1 (clipped to the sentence)."""
+        return tuple(self.word(i) for i in range(max(first, 0), min(last, len(self.starts))))
 
     def unit(self, offset: int) -> int:
         """Position of an offset in words (two characters count as one in zh and ja)."""
@@ -582,6 +612,21 @@ class _View:
 
     def kinds(self, *kinds: str) -> list[Cue]:
         return [c for c in self.cues if c.kind in kinds]
+
+
+class _Document(NamedTuple):
+    """A document's text with its sentences, parties and cues grouped by sentence."""
+
+    text: str
+    sentences: Sentences
+    rules: LanguageRules
+    parties: dict[int, list[Party]]
+    cues: dict[int, list[Cue]]
+
+    def view(self, index: int) -> _View:
+        lo, hi = self.sentences.starts[index], self.sentences.ends[index]
+        cues = _longest(self.cues.get(index, []))
+        return _View(self.text, lo, hi, self.rules, self.parties.get(index, []), cues)
 
 
 class ArmsExtractor:
@@ -618,13 +663,15 @@ class ArmsExtractor:
             [Cue(h.start, h.end, h.tag.kind, h.tag.key) for h in rules.matcher.scan(text)],
             sentences,
         )
+        doc = _Document(text, sentences, rules, parties, cues)
         statements: list[Statement] = []
         for index in sorted(cues):
             if not parties.get(index) or not any(c.kind in TRANSFER_KINDS for c in cues[index]):
                 continue
-            found = _statements(self._view(text, sentences, index, rules, parties, cues), self._rank)
-            if found and index + 1 in cues:
-                _denial_in_next(found, self._view(text, sentences, index + 1, rules, parties, cues))
+            found = _statements(doc.view(index), self._rank)
+            following = cues.get(index + 1, ())
+            if found and any(c.kind == "denied" for c in following):
+                _denial_in_next(found, doc.view(index + 1))
             statements += found
         return [self._detail(key, group) for key, group in _merge(statements)]
 
@@ -651,24 +698,13 @@ class ArmsExtractor:
                 best[span] = (kind, key)
         return [Party(s, e, key) for (s, e), (_, key) in sorted(best.items())]
 
-    @staticmethod
-    def _view(
-        text: str,
-        sentences: Sentences,
-        index: int,
-        rules: LanguageRules,
-        parties: dict[int, list[Party]],
-        cues: dict[int, list[Cue]],
-    ) -> _View:
-        lo, hi = sentences.starts[index], sentences.ends[index]
-        return _View(text, lo, hi, rules, parties.get(index, []), _longest(cues.get(index, [])))
-
     def _detail(self, key: Pair, group: list[Statement]) -> ArmsTransferDetail:
         supplier, recipient = key
         systems = sorted({c for s in group for c in s.systems}, key=lambda c: self._rank.get(c, 0))
-        if len(systems) > 1 and GENERIC_SYSTEM in systems:
-            systems.remove(GENERIC_SYSTEM)
         quantities = {(q.start, q.end): q for s in group for q in s.quantities}
+        counted = {q.system for q in quantities.values()}
+        if len(systems) > 1 and GENERIC_SYSTEM in systems and GENERIC_SYSTEM not in counted:
+            systems.remove(GENERIC_SYSTEM)
         return ArmsTransferDetail(
             supplier=supplier,
             supplier_name=self._names.get(supplier) if supplier else None,
@@ -676,7 +712,7 @@ class ArmsExtractor:
             recipient_name=self._names.get(recipient) if recipient else None,
             systems=systems,
             quantities=[quantities[k] for k in sorted(quantities)],
-            status=_overall_status(group),  # type: ignore[arg-type]
+            status=_overall_status(group),
             denied=any(s.denied for s in group),
             evidence=_evidence(group),
         )
@@ -686,16 +722,13 @@ def _longest(cues: list[Cue]) -> list[Cue]:
     """One cue per span and kind; a cue inside a longer cue of the same family is dropped
     ("arms sales" hides "sales"), so that each word counts once."""
     out: list[Cue] = []
+    reach: dict[str, int] = {}  # family -> end of the longest cue seen so far
     for cue in sorted(set(cues), key=lambda c: (c.start, -c.end, c.kind, c.key)):
         family = _family(cue.kind)
-        if any(
-            o.start <= cue.start
-            and cue.end <= o.end
-            and _family(o.kind) == family
-            and (o.start, o.end) != (cue.start, cue.end)
-            for o in out
-        ):
+        kept = [o for o in out[-4:] if (o.start, o.end) == (cue.start, cue.end)]
+        if reach.get(family, -1) >= cue.end and not any(_family(o.kind) == family for o in kept):
             continue
+        reach[family] = max(reach.get(family, -1), cue.end)
         out.append(cue)
     return sorted(out)
 
@@ -756,9 +789,13 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
                 and supplier.party.key == recipient.party.key
             ):
                 continue
-            evidence = _statement_evidence(
-                view, supplier, recipient, transfers, chosen_systems, quantities, status_cues
-            )
+            sides = [("supplier", supplier), ("recipient", recipient)]
+            parts = [(role, v.party.start, v.party.end) for role, v in sides if v is not None]
+            parts += [("transfer", c.start, c.end) for c in transfers[:2]]
+            parts += [("system", c.start, c.end) for c in chosen_systems[:3]]
+            parts += [("quantity", q.start, q.end) for q in quantities[:2]]
+            parts += [("status", c.start, c.end) for c in status_cues[:1]]
+            evidence = _statement_evidence(view, parts)
             out.append(
                 Statement(
                     supplier=supplier.party.key if supplier else None,
@@ -778,14 +815,12 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
 def _buyer_and_seller(
     view: _View, transfers: list[Cue], markers: list[str | None], pair: dict[str, Evidence]
 ) -> tuple[list[Vote], list[Vote]]:
-    """"India is negotiating with France the purchase of jets": with a purchase cue, the
+    """ "India is negotiating with France the purchase of jets": with a purchase cue, the
     bare party of a pair buys and the one "with" it sells."""
     if not any(c.kind in ACQUIRE_KINDS for c in transfers):
         return [], []
     bare = [i for i, p in enumerate(view.parties) if p.key in pair and _available(markers, i)]
-    other = [
-        i for i, p in enumerate(view.parties) if p.key in pair and markers[i] == COUNTERPART
-    ]
+    other = [i for i, p in enumerate(view.parties) if p.key in pair and markers[i] == COUNTERPART]
     if not bare or not other or view.parties[bare[0]].key == view.parties[other[0]].key:
         return [], []
     buyer, seller = view.parties[bare[0]], view.parties[other[0]]
@@ -795,15 +830,10 @@ def _buyer_and_seller(
 def _pair(view: _View, transfers: list[Cue], markers: list[str | None]) -> dict[str, Evidence]:
     """Two sides linked without a direction: "entre Moscou et Pyongyang", or one party
     "with" another when the sentence has no other bare party ("KP ... talks with Moscow")."""
-    near = {
-        i
-        for i, p in enumerate(view.parties)
-        if _nearest_cue(view, p, transfers) is not None or markers[i] == COUNTERPART
-    }
     chosen: dict[str, Party] = {}
-    for i in sorted(near):
+    for i, party in enumerate(view.parties):
         if markers[i] == COUNTERPART:
-            chosen.setdefault(view.parties[i].key, view.parties[i])
+            chosen.setdefault(party.key, party)
     if len(chosen) == 1:
         bare = {
             p.key: p
@@ -874,15 +904,19 @@ def _around_role(view: _View, party: Party) -> str | None:
     skipped = 0
     following = party.start
     while index >= 0:
-        if any(ch in _CLAUSE_BREAKS or ch in ".!?\"«»“”" for ch in view.text[view.ends[index] : following]):
+        if any(
+            ch in _CLAUSE_BREAKS or ch in '.!?"«»“”'
+            for ch in view.text[view.ends[index] : following]
+        ):
             break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
         following = view.starts[index]
-        if view.words[index] in view.rules.fillers and view.text[view.starts[index]].isupper():
+        word = view.word(index)
+        if word in view.rules.fillers and view.text[view.starts[index]].isupper():
             break  # "SEUL — A Coreia do Sul concordou": a capitalised article, not "à"
-        for role, marker in view.rules.before:
-            if _ends_with(view.words, index, marker.words) and _case_ok(view, party, marker):
+        for role, marker in view.rules.before_by_last.get(word, ()):
+            if _ends_with(view, index, marker.words) and _case_ok(view, party, marker):
                 return role
-        if view.words[index] in view.rules.fillers and skipped < MAX_FILLERS:
+        if word in view.rules.fillers and skipped < MAX_FILLERS:
             index -= 1
             skipped += 1
             continue
@@ -891,14 +925,17 @@ def _around_role(view: _View, party: Party) -> str | None:
     if after < len(view.starts) and view.text[party.end : view.starts[after]].strip(" '’"):
         return None
     for role, marker in view.rules.after:
-        if tuple(view.words[after : after + len(marker.words)]) == marker.words:
+        if view.words(after, after + len(marker.words)) == marker.words:
             return role
     return None
 
 
-def _ends_with(words: list[str], index: int, marker: tuple[str, ...]) -> bool:
+def _ends_with(view: _View, index: int, marker: tuple[str, ...]) -> bool:
+    """True if the words up to `index` are the marker (whose last word is that of `index`)."""
+    if len(marker) == 1:
+        return True
     first = index - len(marker) + 1
-    return first >= 0 and tuple(words[first : index + 1]) == marker
+    return first >= 0 and view.words(first, index + 1) == marker
 
 
 def _case_ok(view: _View, party: Party, marker: Marker) -> bool:
@@ -1041,9 +1078,7 @@ def _marker_side(rules: LanguageRules, role: str | None) -> str:
     return "any"
 
 
-def _nearest_cue(
-    view: _View, party: Party, transfers: list[Cue], side: str = "any"
-) -> int | None:
+def _nearest_cue(view: _View, party: Party, transfers: list[Cue], side: str = "any") -> int | None:
     """The transfer cue nearest to a party (within MAX_PARTY_DISTANCE), on the given side."""
     best: tuple[int, int] | None = None
     for index, cue in enumerate(transfers):
@@ -1185,7 +1220,10 @@ def _only_modifiers(view: _View, start: int, end: int) -> bool:
             rest = rest.replace(token, " ")
         return not rest.strip()
     allowed = rules.fillers | {"s"}
-    return all(fold(word) in allowed for word in WORD_RE.findall(rest))
+    others = [w for w in WORD_RE.findall(rest) if fold(w) not in allowed]
+    # "signed a contract for the sale": one linking word after a status word
+    status = any(start <= c.start and c.end <= end for c in view.kinds(*STATUS_KINDS))
+    return len(others) <= (1 if status else 0)
 
 
 def _genitive_opener(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
@@ -1215,9 +1253,13 @@ def _blocked(view: _View, end: int, cue: Cue, transfers: list[Cue], *, hard_only
 
 def _genitive_after(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
     for i, party in enumerate(view.parties):
-        if party.start >= cue.end and view.gap(cue.end, party.start) <= 4:
-            if markers[i] == GENITIVE and not _blocked_soft(view, cue.end, party.start):
-                return party
+        if (
+            party.start >= cue.end
+            and view.gap(cue.end, party.start) <= 4
+            and markers[i] == GENITIVE
+            and not _blocked_soft(view, cue.end, party.start)
+        ):
+            return party
     return None
 
 
@@ -1276,7 +1318,7 @@ def _winners(votes: list[Vote], role: str) -> list[Vote]:
     different cues cancel out, unless they are sure (markers) or joined by 'and'."""
     by_party: dict[str, Vote] = {}
     other = SUPPLIER if role == RECIPIENT else RECIPIENT
-    against = defaultdict(int)
+    against: dict[str, int] = defaultdict(int)
     for vote in votes:
         if vote.role == other:
             against[vote.party.key] = max(against[vote.party.key], vote.strength)
@@ -1329,13 +1371,13 @@ def _systems_near(view: _View, transfers: list[Cue]) -> list[Cue]:
             else:
                 distance = view.gap(cue.end, transfer.start)
                 ok = distance <= before_limit
-            if ok and not _blocked_soft_hard(view, cue, transfer):
+            if ok and not _hard_break_between(view, cue, transfer):
                 chosen[(cue.start, cue.end)] = cue
                 break
     return [chosen[k] for k in sorted(chosen)]
 
 
-def _blocked_soft_hard(view: _View, a: Cue, b: Cue) -> bool:
+def _hard_break_between(view: _View, a: Cue, b: Cue) -> bool:
     lo, hi = min(a.end, b.end), max(a.start, b.start)
     return any(ch in view.text[lo:hi] for ch in _HARD_BREAKS)
 
@@ -1422,6 +1464,8 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
         if amount is None:
             continue
         value, approximate = amount
+        if view.rules.cjk and not _counted(view.text, match, rules):
+            continue  # a bare Han numeral is a word part more often than an amount (十分)
         for system in systems:
             lo, hi = _quantity_span(view, match, system, rules)
             if lo is not None and hi is not None:
@@ -1439,11 +1483,26 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
     return out
 
 
+def _counted(text: str, match: re.Match[str], rules: QuantityRules) -> bool:
+    """Digits, a multiplier (万) or a counter after the amount (两百*枚*): a real amount."""
+    number = match.group("num") or ""
+    if any(ch.isdigit() for ch in number) or match.group("mult") or match.group("mult2"):
+        return True
+    return (
+        match.group("vague") is not None
+        or _after_counter(text, match.end(), rules.counters) > match.end()
+    )
+
+
 def _quantity_span(
     view: _View, match: re.Match[str], system: Cue, rules: QuantityRules
 ) -> tuple[int | None, int | None]:
     if system.start >= match.end() and _small_gap(view, match.end(), system.start):
-        return match.start(), system.end
+        end = system.end
+        for other in view.kinds(SYSTEM):  # "hundreds of Shahed drones"
+            if other.start >= end and not view.text[end : other.start].strip(" -"):
+                end = other.end
+        return match.start(), end
     if (
         rules.after_system
         and system.end <= match.start()
@@ -1523,24 +1582,8 @@ def _han_number(text: str) -> float | None:
 # -- evidence and merging -------------------------------------------------------------------
 
 
-def _statement_evidence(
-    view: _View,
-    supplier: Vote | None,
-    recipient: Vote | None,
-    transfers: list[Cue],
-    systems: list[Cue],
-    quantities: list[ArmsQuantity],
-    status_cues: list[Cue],
-) -> list[Evidence]:
-    parts: list[tuple[str, int, int]] = []
-    if supplier is not None:
-        parts.append(("supplier", supplier.party.start, supplier.party.end))
-    if recipient is not None:
-        parts.append(("recipient", recipient.party.start, recipient.party.end))
-    parts += [("transfer", c.start, c.end) for c in transfers[:2]]
-    parts += [("system", c.start, c.end) for c in systems[:3]]
-    parts += [("quantity", q.start, q.end) for q in quantities[:2]]
-    parts += [("status", c.start, c.end) for c in status_cues[:1]]
+def _statement_evidence(view: _View, parts: list[tuple[str, int, int]]) -> list[Evidence]:
+    """Evidence for (part, start, end) spans of one sentence, in text order."""
     sentences = Sentences([view.lo], [view.hi])
     return [
         Evidence(
@@ -1564,16 +1607,18 @@ def _denial_in_next(statements: list[Statement], following: _View) -> None:
             statement.denied = True
 
 
-_STATUS_RANK = {"delivered": 3, "agreed": 2, "negotiated": 1}
+_STATUS_RANK: dict[str, tuple[int, TransferStatus]] = {
+    "delivered": (3, "delivered"),
+    "agreed": (2, "agreed"),
+    "negotiated": (1, "negotiated"),
+    "denied": (0, "denied"),
+}
 
 
-def _overall_status(group: list[Statement]) -> str | None:
-    positive = [s.status for s in group if s.status in _STATUS_RANK]
-    if positive:
-        return max(positive, key=lambda s: _STATUS_RANK[s or ""])
-    if any(s.status == "denied" for s in group):
-        return "denied"
-    return None
+def _overall_status(group: list[Statement]) -> TransferStatus | None:
+    """The most advanced stage any statement reports; denied only when none reports one."""
+    ranked = [_STATUS_RANK[s.status] for s in group if s.status in _STATUS_RANK]
+    return max(ranked)[1] if ranked else None
 
 
 Pair = tuple[str | None, str | None]  # (supplier, recipient)
@@ -1656,12 +1701,20 @@ def _add_sides(s: Statement, key: Pair) -> None:
 
 
 def _evidence(group: list[Statement]) -> list[Evidence]:
+    """Up to MAX_EVIDENCE pieces, each part shown at least once when possible: the first
+    supplier, recipient, transfer, system, quantity and status, then the second of each...
+    (statements that name both sides first), in text order."""
+    ordered = sorted(group, key=lambda s: (not (s.supplier and s.recipient), s.start))
     seen: dict[tuple[str, int, int], Evidence] = {}
-    for statement in sorted(group, key=lambda s: s.start):
+    for statement in ordered:
         for ev in statement.evidence:
             seen.setdefault((ev.concept, ev.start, ev.end), ev)
-    ranked = sorted(seen.values(), key=lambda e: (_EVIDENCE_RANK.get(e.concept, 9), e.start))
-    chosen = ranked[:MAX_EVIDENCE]
+    counts: dict[str, int] = defaultdict(int)
+    ranked = []
+    for position, ev in enumerate(seen.values()):
+        ranked.append((counts[ev.concept], _EVIDENCE_RANK.get(ev.concept, 9), position, ev))
+        counts[ev.concept] += 1
+    chosen = [item[3] for item in sorted(ranked, key=lambda r: r[:3])[:MAX_EVIDENCE]]
     return sorted(chosen, key=lambda e: (e.start, e.concept))
 
 
@@ -1677,7 +1730,6 @@ __all__ = [
     "ARMS_TOPIC",
     "ArmsExtractor",
     "ArmsRules",
-    "Fields",
     "arms_topic",
     "load_arms_rules",
 ]

@@ -178,7 +178,7 @@ class _Memo(Generic[_V]):
     depend on the key alone, so forgetting never changes a result.
     """
 
-    __slots__ = ("young", "_old", "_compute", "_limit")
+    __slots__ = ("_compute", "_limit", "_old", "young")
 
     def __init__(self, compute: Callable[[str], _V], limit: int = MEMO_LIMIT) -> None:
         self.young: dict[str, _V] = {}
@@ -191,9 +191,8 @@ class _Memo(Generic[_V]):
         return self.learn(key) if value is _UNSEEN else cast(_V, value)
 
     def learn(self, key: str) -> _V:
-        value = self._old.get(key, _UNSEEN)
-        if value is _UNSEEN:
-            value = self._compute(key)
+        kept = self._old.get(key, _UNSEEN)
+        value: _V = self._compute(key) if kept is _UNSEEN else kept
         if len(self.young) >= self._limit:
             self._old, self.young = self.young, {}
         self.young[key] = value
@@ -212,12 +211,12 @@ class _Memo(Generic[_V]):
         if old and wanted:
             back = list(filter(old.__contains__, wanted))
             if back:
-                self.young.update(zip(back, map(old.__getitem__, back)))
+                self.young.update(zip(back, map(old.__getitem__, back), strict=True))
                 wanted = list(filterfalse(old.__contains__, wanted))
         return wanted
 
     def add(self, keys: list[str], values: Iterable[_V]) -> None:
-        self.young.update(zip(keys, values))
+        self.young.update(zip(keys, values, strict=True))
 
     def __len__(self) -> int:
         return len(self.young)
@@ -350,7 +349,9 @@ class Matcher:
                 values[i] = ((lead, lead + len(words_[i]), singles, multis, longest, ""),)
             self._pieces.add(pieces_, values)
         starters = [any(map(starts_of, found)) for found in tangled_words]
-        values = [self.piece_starts(p) if s else None for p, s in zip(tangled, starters)]
+        values = [
+            self.piece_starts(p) if s else None for p, s in zip(tangled, starters, strict=True)
+        ]
         self._pieces.add(tangled, values)
 
     def _learn_words(self, surfaces: Iterable[str]) -> None:

@@ -112,9 +112,12 @@ def split_sentences(text: str) -> Sentences:
             end = match.start() + len(found[: found.index("\n")].rstrip())
         else:
             kept = found.rstrip()  # found[0] is end punctuation, never space
-            if kept[-1] not in _CJK_STOPS and found[0] not in _CJK_STOPS:
-                if len(kept) == len(found) or (after < length and text[after].islower()):
-                    continue
+            if (
+                kept[-1] not in _CJK_STOPS
+                and found[0] not in _CJK_STOPS
+                and (len(kept) == len(found) or (after < length and text[after].islower()))
+            ):
+                continue
             end = match.start() + len(kept)
         if after >= length:
             break
