@@ -108,6 +108,8 @@ SOV_WINDOW_BEFORE = 12
 MAX_FILLERS = 3
 _HARD_BREAKS = ";()（）—"
 _CLAUSE_BREAKS = ",;:()，、；：（）—"
+_CLAUSE_BREAK_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}]")
+_GAP_BREAK_RE = re.compile(r"[,;:()，、；：（）.。\d]")  # between an amount and what it counts
 _APOSTROPHES = "'’"
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _HAN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
@@ -171,6 +173,12 @@ class LanguageRules:
         return {word: tuple(items) for word, items in out.items()}
 
     @cached_property
+    def cjk_modifiers(self) -> tuple[str, ...]:
+        """Fillers and one-word markers, longest first (stripped between a noun and its
+        agent in Chinese and Japanese: 中国*对*巴基斯坦*的*军售)."""
+        return tuple(sorted(self.fillers | self.marker_words, key=len, reverse=True))
+
+    @cached_property
     def marker_words(self) -> frozenset[str]:
         """Single-word markers (CJK particles such as 对, 向)."""
         return frozenset(m.words[0] for _, m in self.before + self.after if len(m.words) == 1)
@@ -212,7 +220,7 @@ def load_arms_rules(
         if lang not in KNOWN_LANGUAGES:
             raise specs.key(lang).error(f"unknown language code {lang!r}")
         languages[lang] = _read_language(lang, spec, categories, gazetteer, forms.get(lang, {}))
-        _ = languages[lang].before_by_last, languages[lang].marker_words  # built now, not later
+        _ = languages[lang].before_by_last, languages[lang].cjk_modifiers  # built now
     return ArmsRules(languages, categories, parties)
 
 
@@ -533,6 +541,17 @@ class Party(NamedTuple):
     key: str  # ISO code or organisation id
 
 
+class Piece(NamedTuple):
+    """Evidence to be: a part of a statement, its span and its sentence's span (Evidence
+    objects are built only for the few pieces a detail keeps)."""
+
+    concept: str
+    start: int
+    end: int
+    lo: int
+    hi: int
+
+
 class Cue(NamedTuple):
     start: int
     end: int
@@ -558,11 +577,11 @@ class Statement:
     quantities: list[ArmsQuantity]
     status: str | None
     denied: bool
-    evidence: list[Evidence]
+    evidence: list[Piece]
     start: int
     # the two sides the sentence links without a direction ("trade between A and B"),
     # with the evidence of each: they complete a statement that names one side only
-    pair: dict[str, Evidence] = field(default_factory=dict)
+    pair: dict[str, Piece] = field(default_factory=dict)
 
 
 @dataclass
@@ -673,7 +692,7 @@ class ArmsExtractor:
             if found and any(c.kind == "denied" for c in following):
                 _denial_in_next(found, doc.view(index + 1))
             statements += found
-        return [self._detail(key, group) for key, group in _merge(statements)]
+        return [self._detail(text, key, group) for key, group in _merge(statements)]
 
     def _parties(self, hits: Sequence[Hit], entity_hits: Sequence[ConceptHit]) -> list[Party]:
         """Country and group mentions the resolver kept, with their codes."""
@@ -698,7 +717,7 @@ class ArmsExtractor:
                 best[span] = (kind, key)
         return [Party(s, e, key) for (s, e), (_, key) in sorted(best.items())]
 
-    def _detail(self, key: Pair, group: list[Statement]) -> ArmsTransferDetail:
+    def _detail(self, text: str, key: Pair, group: list[Statement]) -> ArmsTransferDetail:
         supplier, recipient = key
         systems = sorted({c for s in group for c in s.systems}, key=lambda c: self._rank.get(c, 0))
         quantities = {(q.start, q.end): q for s in group for q in s.quantities}
@@ -714,7 +733,7 @@ class ArmsExtractor:
             quantities=[quantities[k] for k in sorted(quantities)],
             status=_overall_status(group),
             denied=any(s.denied for s in group),
-            evidence=_evidence(group),
+            evidence=_evidence(text, group),
         )
 
 
@@ -813,7 +832,7 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
 
 
 def _buyer_and_seller(
-    view: _View, transfers: list[Cue], markers: list[str | None], pair: dict[str, Evidence]
+    view: _View, transfers: list[Cue], markers: list[str | None], pair: dict[str, Piece]
 ) -> tuple[list[Vote], list[Vote]]:
     """ "India is negotiating with France the purchase of jets": with a purchase cue, the
     bare party of a pair buys and the one "with" it sells."""
@@ -827,7 +846,7 @@ def _buyer_and_seller(
     return [Vote(SUPPLIER, MEDIUM, 0, seller)], [Vote(RECIPIENT, MEDIUM, 0, buyer)]
 
 
-def _pair(view: _View, transfers: list[Cue], markers: list[str | None]) -> dict[str, Evidence]:
+def _pair(view: _View, transfers: list[Cue], markers: list[str | None]) -> dict[str, Piece]:
     """Two sides linked without a direction: "entre Moscou et Pyongyang", or one party
     "with" another when the sentence has no other bare party ("KP ... talks with Moscow")."""
     chosen: dict[str, Party] = {}
@@ -844,17 +863,7 @@ def _pair(view: _View, transfers: list[Cue], markers: list[str | None]) -> dict[
             chosen.update(bare)
     if len(chosen) != 2:
         return {}
-    sentences = Sentences([view.lo], [view.hi])
-    return {
-        key: Evidence(
-            concept="party",
-            term=view.text[p.start : p.end],
-            start=p.start,
-            end=p.end,
-            sentence=sentence_snippet(view.text, sentences, p.start, p.end),
-        )
-        for key, p in chosen.items()
-    }
+    return {key: Piece("party", p.start, p.end, view.lo, view.hi) for key, p in chosen.items()}
 
 
 def _marker_roles(view: _View) -> list[str | None]:
@@ -932,10 +941,11 @@ def _around_role(view: _View, party: Party) -> str | None:
 
 def _ends_with(view: _View, index: int, marker: tuple[str, ...]) -> bool:
     """True if the words up to `index` are the marker (whose last word is that of `index`)."""
-    if len(marker) == 1:
-        return True
-    first = index - len(marker) + 1
-    return first >= 0 and view.words(first, index + 1) == marker
+    for back in range(2, len(marker) + 1):  # from the end: most candidates fail at once
+        at = index - back + 1
+        if at < 0 or view.word(at) != marker[-back]:
+            return False
+    return True
 
 
 def _case_ok(view: _View, party: Party, marker: Marker) -> bool:
@@ -1205,18 +1215,24 @@ def _only_modifiers(view: _View, start: int, end: int) -> bool:
     """True if nothing but fillers, a possessive 's, other parties, system terms and
     status words stand between start and end ("Washington's weapons deliveries",
     中国对巴基斯坦的军售, "Iran denies deliveries")."""
-    chars = list(view.text[start:end])
-    spans = [(p.start, p.end) for p in view.parties]
-    spans += [(c.start, c.end) for c in view.cues if c.kind in _MODIFIER_KINDS]
-    for lo, hi in spans:
-        for k in range(max(lo, start), min(hi, end)):
-            chars[k - start] = " "
-    rest = "".join(chars)
-    if any(ch in rest for ch in _CLAUSE_BREAKS):
+    spans = [(p.start, p.end) for p in view.parties if p.end > start and p.start < end]
+    spans += [
+        (c.start, c.end)
+        for c in view.cues
+        if c.kind in _MODIFIER_KINDS and c.end > start and c.start < end
+    ]
+    pieces, at = [], start
+    for lo, hi in sorted(spans):
+        if lo > at:
+            pieces.append(view.text[at:lo])
+        at = max(at, hi)
+    pieces.append(view.text[at:end])
+    rest = " ".join(pieces)
+    if _CLAUSE_BREAK_RE.search(rest):
         return False
     rules = view.rules
     if rules.cjk:
-        for token in sorted(rules.fillers | rules.marker_words, key=len, reverse=True):
+        for token in rules.cjk_modifiers:
             rest = rest.replace(token, " ")
         return not rest.strip()
     allowed = rules.fillers | {"s"}
@@ -1264,7 +1280,7 @@ def _genitive_after(view: _View, cue: Cue, markers: list[str | None]) -> Party |
 
 
 def _blocked_soft(view: _View, start: int, end: int) -> bool:
-    return any(ch in view.text[start:end] for ch in _CLAUSE_BREAKS)
+    return _CLAUSE_BREAK_RE.search(view.text, start, end) is not None
 
 
 def _first_after(view: _View, cue: Cue, markers: list[str | None]) -> Party | None:
@@ -1459,7 +1475,7 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
     """Amounts stuck to a system term of the statement: '1 million shells', '砲弾100万発'."""
     rules = view.rules.quantity
     out = []
-    for match in rules.pattern.finditer(view.text, view.lo, view.hi):
+    for match in _amounts_near(view, systems, rules):
         amount = _amount(match, rules)
         if amount is None:
             continue
@@ -1481,6 +1497,23 @@ def _quantities(view: _View, systems: list[Cue]) -> list[ArmsQuantity]:
                 )
                 break
     return out
+
+
+AMOUNT_REACH = 60  # characters before (or after) a system term where its amount may stand
+
+
+def _amounts_near(view: _View, systems: list[Cue], rules: QuantityRules) -> list[re.Match[str]]:
+    """Amount matches in the stretches just before (and after) the systems, not the whole
+    sentence: the regex is costly and amounts stick to what they count."""
+    found: dict[tuple[int, int], re.Match[str]] = {}
+    for system in systems:
+        windows = [(max(view.lo, system.start - AMOUNT_REACH), system.start)]
+        if rules.after_system:
+            windows.append((system.end, min(view.hi, system.end + AMOUNT_REACH)))
+        for lo, hi in windows:
+            for match in rules.pattern.finditer(view.text, lo, hi):
+                found.setdefault(match.span(), match)
+    return [found[k] for k in sorted(found)]
 
 
 def _counted(text: str, match: re.Match[str], rules: QuantityRules) -> bool:
@@ -1524,7 +1557,7 @@ def _after_counter(text: str, end: int, counters: tuple[str, ...]) -> int:
 
 def _small_gap(view: _View, start: int, end: int) -> bool:
     between = view.text[start:end]
-    if any(ch in between for ch in ",;:()，、；：（）.。") or any(ch.isdigit() for ch in between):
+    if _GAP_BREAK_RE.search(between):
         return False
     if view.rules.cjk:
         return len(between.strip()) <= 3
@@ -1582,18 +1615,10 @@ def _han_number(text: str) -> float | None:
 # -- evidence and merging -------------------------------------------------------------------
 
 
-def _statement_evidence(view: _View, parts: list[tuple[str, int, int]]) -> list[Evidence]:
-    """Evidence for (part, start, end) spans of one sentence, in text order."""
-    sentences = Sentences([view.lo], [view.hi])
+def _statement_evidence(view: _View, parts: list[tuple[str, int, int]]) -> list[Piece]:
+    """Pieces for (part, start, end) spans of one sentence, in text order."""
     return [
-        Evidence(
-            concept=concept,
-            term=view.text[s:e],
-            start=s,
-            end=e,
-            sentence=sentence_snippet(view.text, sentences, s, e),
-        )
-        for concept, s, e in sorted(parts, key=lambda p: (p[1], p[0]))
+        Piece(c, s, e, view.lo, view.hi) for c, s, e in sorted(parts, key=lambda p: (p[1], p[0]))
     ]
 
 
@@ -1697,15 +1722,15 @@ def _add_sides(s: Statement, key: Pair) -> None:
     for role, party, had in (("supplier", key[0], s.supplier), ("recipient", key[1], s.recipient)):
         ev = s.pair.get(party or "")
         if ev is not None and had is None:
-            s.evidence.append(ev.model_copy(update={"concept": role}))
+            s.evidence.append(ev._replace(concept=role))
 
 
-def _evidence(group: list[Statement]) -> list[Evidence]:
+def _evidence(text: str, group: list[Statement]) -> list[Evidence]:
     """Up to MAX_EVIDENCE pieces, each part shown at least once when possible: the first
     supplier, recipient, transfer, system, quantity and status, then the second of each...
     (statements that name both sides first), in text order."""
     ordered = sorted(group, key=lambda s: (not (s.supplier and s.recipient), s.start))
-    seen: dict[tuple[str, int, int], Evidence] = {}
+    seen: dict[tuple[str, int, int], Piece] = {}
     for statement in ordered:
         for ev in statement.evidence:
             seen.setdefault((ev.concept, ev.start, ev.end), ev)
@@ -1715,7 +1740,16 @@ def _evidence(group: list[Statement]) -> list[Evidence]:
         ranked.append((counts[ev.concept], _EVIDENCE_RANK.get(ev.concept, 9), position, ev))
         counts[ev.concept] += 1
     chosen = [item[3] for item in sorted(ranked, key=lambda r: r[:3])[:MAX_EVIDENCE]]
-    return sorted(chosen, key=lambda e: (e.start, e.concept))
+    return [
+        Evidence(
+            concept=p.concept,
+            term=text[p.start : p.end],
+            start=p.start,
+            end=p.end,
+            sentence=sentence_snippet(text, Sentences([p.lo], [p.hi]), p.start, p.end),
+        )
+        for p in sorted(chosen, key=lambda p: (p.start, p.concept))
+    ]
 
 
 _EVIDENCE_RANK = {"supplier": 0, "recipient": 0, "status": 1, "transfer": 2, "system": 3}
