@@ -1,1 +1,2 @@
-"""Remembering which articles Newswire has already delivered (and, later, near-duplicates)."""
+"""Remembering what Newswire delivered: the seen-set with GUIDs (seen.py), and
+near-duplicates across feeds (minhash.py for signatures, neardup.py for their index)."""

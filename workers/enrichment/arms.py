@@ -109,6 +109,8 @@ MAX_FILLERS = 3
 _HARD_BREAKS = ";()（）—"
 _CLAUSE_BREAKS = ",;:()，、；：（）—"
 _CLAUSE_BREAK_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}]")
+_HARD_BREAK_RE = re.compile(f"[{re.escape(_HARD_BREAKS)}]")
+_MARKER_STOP_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}.!?\"«»“”]")
 _GAP_BREAK_RE = re.compile(r"[,;:()，、；：（）.。\d]")  # between an amount and what it counts
 _APOSTROPHES = "'’"
 _YEAR = re.compile(r"^(19|20)\d\d$")
@@ -913,10 +915,7 @@ def _around_role(view: _View, party: Party) -> str | None:
     skipped = 0
     following = party.start
     while index >= 0:
-        if any(
-            ch in _CLAUSE_BREAKS or ch in '.!?"«»“”'
-            for ch in view.text[view.ends[index] : following]
-        ):
+        if _MARKER_STOP_RE.search(view.text, view.ends[index], following):
             break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
         following = view.starts[index]
         word = view.word(index)
@@ -1395,7 +1394,7 @@ def _systems_near(view: _View, transfers: list[Cue]) -> list[Cue]:
 
 def _hard_break_between(view: _View, a: Cue, b: Cue) -> bool:
     lo, hi = min(a.end, b.end), max(a.start, b.start)
-    return any(ch in view.text[lo:hi] for ch in _HARD_BREAKS)
+    return _HARD_BREAK_RE.search(view.text, lo, hi) is not None
 
 
 def _status(view: _View, transfers: list[Cue]) -> tuple[str | None, bool, list[Cue]]:
