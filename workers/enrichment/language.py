@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 import unicodedata
+from array import array
 from collections import Counter
 from operator import itemgetter
 
