@@ -496,8 +496,9 @@ def test_every_language_of_the_product_has_rules() -> None:
 # -- the development set ------------------------------------------------------------------------
 
 MIN_LABELLED = 20
-# Pinned below what was measured (all splits) so that a change that loses quality fails.
-FLOORS = {"supplier": 0.70, "recipient": 0.65, "status": 0.75}
+# (precision, recall) pinned below what was measured on all splits (P 0.78/0.75/0.82,
+# R 0.45/0.51/0.41) so that a change that loses quality fails.
+FLOORS = {"supplier": (0.72, 0.42), "recipient": (0.70, 0.47), "status": (0.77, 0.38)}
 
 
 @dataclass
@@ -570,5 +571,6 @@ def test_development_set_precision_and_recall(enricher: Enricher) -> None:
         for part, s in scores.items()
     )
     print(f"arms-transfer details on {len(docs)} labelled documents: {report}")
-    for part, floor in FLOORS.items():
-        assert scores[part].precision >= floor, report
+    for part, (precision, recall) in FLOORS.items():
+        assert scores[part].precision >= precision, report
+        assert scores[part].recall >= recall, report

@@ -8,7 +8,9 @@ gazetteer (seeds/gazetteer/ plus CLDR country names, see entities.py), and
 compiles one matcher per language. ``enrich`` then costs, per document: one
 language identification on a sample, one pass of the document language's
 matcher over the text (topic terms and entity names together), a sentence
-split, and the rule checks on the few hits.
+split, and the rule checks on the few hits. A document tagged arms_transfers also
+gets its arms-transfer details (arms.py, rules in
+seeds/taxonomy/details/arms_transfers.yaml): one more pass, of a small cue matcher.
 
 Offsets in the result refer to ``text``. The title helps language
 identification and adds a bonus to topics that the text already supports (its

@@ -1,35 +1,42 @@
 """Arms-transfer details: who supplies arms to whom, what, how many, how far along.
 
-For a document tagged arms_transfers, ``ArmsExtractor.extract`` reads the
-sentences that carry the topic's evidence and their neighbours, and turns each
-sentence that states a transfer into a *statement*:
+For a document tagged arms_transfers, ``ArmsExtractor.extract`` runs one pass of
+the language's cue matcher over the text (compiled at start-up, like everything
+here) and reads each sentence that holds a transfer cue and a party, turning it
+into *statements*:
 
 1. parties: the country and armed-group mentions that the entity resolver kept
    (their spans come from ``entity_hits``, their codes from the matcher hits:
    no second gazetteer), limited to the groups the data file lists;
-2. cues: one pass of a per-language matcher (compiled at start-up) over the
-   sentence: transfer verbs and nouns (supply side: sell, deliver, fournir,
-   liefern, поставлять, 提供, 供与; acquire side: buy, obtain, 购买), system
-   terms by category, status cues, passive auxiliaries, negations;
+2. cues: transfer verbs and nouns (supply side: sell, deliver, fournir, liefern,
+   поставлять, 提供, 供与; acquire side: buy, obtain, 购买; nouns and verbs that
+   already mean arms: arms sales, 军售, to arm), system terms by category, status
+   cues, passive auxiliaries, negations;
 3. roles, strongest first: a party *marked* as recipient ("to", "à", "an",
    "для", "إلى", 向, に, -에게, -'ya), supplier ("from", "из", 从, から) or
-   passive agent ("by", "par", 由, によって) is sure; a bare party *placed* as
-   the agent of a transfer verb or noun (nearest before it in SVO languages,
-   first of the clause in German, marked by が/이 in Japanese and Korean,
-   after the verb in Arabic VSO) or as its object is likely; a demonym stuck
-   to a system ("North Korean shells") is a weak hint of the supplier;
-4. the sentence's status: a denial beats everything, then delivered (unless a
-   future or conditional cue stands just before), agreed, negotiated (talks,
-   requests, future, conditional); a negated transfer with no other cue is
-   denied.
+   passive agent ("by", "par", 由, によって) is sure, also through an institution
+   ("to the armed forces of Mozambique"); a bare party *placed* as the agent of a
+   transfer verb or noun (nearest before the verb in SVO languages, first of the
+   clause in German, subject-marked in Japanese and Korean, after the verb in
+   Arabic VSO; a noun's possessor or modifier) or as a verb's object is likely; a
+   demonym stuck to a system ("North Korean shells") is a weak hint of the supplier;
+4. the sentence's status: a denial beats everything, then delivered, agreed
+   (each unless a future or conditional cue governs it: "will be delivered",
+   "the deal could be signed"), negotiated (talks, requests, future,
+   conditional); a negated transfer with no other cue is denied.
 
-Precision comes first: two parties of equal strength competing for one role,
-or one party claimed for both roles, leave that role empty, and a statement
-needs a transfer cue and a weapon in its sentence. Statements are merged per
-supplier-recipient pair; a statement that names one side only joins the single
-pair that shares it, or stands alone. The cue lexicons are data, one section
-per language, in ``seeds/taxonomy/details/arms_transfers.yaml`` (format at its
-top); a malformed file fails at start-up with its name and line.
+Precision comes first: rival parties of equal strength for one role, parties
+offered as alternatives ("from Iran or North Korea"), or one party claimed for
+both roles leave that role empty; a lone guess among several parties is
+dropped; a statement needs a transfer cue and a weapon in its sentence.
+Statements are merged per supplier-recipient pair. One that names a side only is
+completed by the other side of an undirected link of its sentence ("talks with
+Moscow", "trade between Moscow and Pyongyang"), else joins the single pair that
+shares its side, else is completed by the single partner the document's links
+give; a document with no pair at all but one supplier and one recipient stated
+apart, about the same kind of system, pairs them. The cue lexicons are data, one
+section per language, in ``seeds/taxonomy/details/arms_transfers.yaml`` (format at
+its top); a malformed file fails at start-up with its name and line.
 """
 
 from __future__ import annotations
@@ -101,11 +108,13 @@ ORDERS = ("svo", "v2", "sov", "vso")
 STRONG, MEDIUM, WEAK = 3, 2, 1
 MAX_PARTY_DISTANCE = 12  # units (words, or two CJK characters) from a party to its cue
 MAX_AGENT_DISTANCE = 15
+VERB_FINAL_REACH = 24  # in verb-final clauses the whole object list stands before the verb
 OBJECT_DISTANCE = 3
 WINDOW_AFTER = 8  # units after a transfer cue where its systems are looked for
 WINDOW_BEFORE = 3
 SOV_WINDOW_BEFORE = 12
 MAX_FILLERS = 3
+MAX_INSTITUTION_WORDS = 6  # "às Forças Armadas de Defesa de Moçambique"
 _HARD_BREAKS = ";()（）—"
 _CLAUSE_BREAKS = ",;:()，、；：（）—"
 _CLAUSE_BREAK_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}]")
@@ -152,6 +161,7 @@ class LanguageRules:
     adjective_lowercase: bool
     adjective_after: bool
     fillers: frozenset[str]
+    institutions: tuple[frozenset[str], tuple[str, ...]]  # words and stems: army, ministry
     conjunctions: frozenset[str]
     alternatives: frozenset[str]  # "or": parties so joined are rival candidates
     before: tuple[tuple[str, Marker], ...]  # longest first
@@ -165,6 +175,10 @@ class LanguageRules:
     matcher: Matcher
     quantity: QuantityRules
     known_names: frozenset[str]  # folded aliases, to tell a prefix or particle from the name
+
+    def is_institution(self, word: str) -> bool:
+        exact, stems = self.institutions
+        return word in exact or word.startswith(stems)
 
     @cached_property
     def before_by_last(self) -> dict[str, tuple[tuple[str, Marker], ...]]:
@@ -242,7 +256,7 @@ def _read_parties(node: Node | None, gazetteer: Gazetteer) -> dict[str, str]:
 
 
 _LANGUAGE_KEYS = {
-    "order", "adjectives", "fillers", "conjunctions", "alternatives", "markers",
+    "order", "adjectives", "fillers", "institutions", "conjunctions", "alternatives", "markers",
     "markers_after", "attached",
     "noun_object_endings", "future_endings", "participle", "unmarked_subjects", "cues",
     "systems", "quantity",
@@ -277,6 +291,7 @@ def _read_language(
         adjective_lowercase=lowercase,
         adjective_after=after,
         fillers=frozenset(_folded_list(fields.get("fillers"), lang, "fillers")),
+        institutions=_read_institutions(fields.get("institutions"), lang),
         conjunctions=frozenset(_folded_list(fields.get("conjunctions"), lang, "conjunctions")),
         alternatives=frozenset(_folded_list(fields.get("alternatives"), lang, "alternatives")),
         before=_read_markers(fields.get("markers"), lang, cjk, "markers"),
@@ -291,6 +306,18 @@ def _read_language(
         quantity=_read_quantity(fields.get("quantity"), lang, cjk or lang in _GLUED_AMOUNTS),
         known_names=_known_names(gazetteer, lang),
     )
+
+
+def _read_institutions(node: Node | None, lang: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Nouns of a party's institutions (army, ministry; `ordu*` a stem): a party inside
+    such a phrase takes the phrase's marker ("to the armed forces of Mozambique")."""
+    if node is None or node.is_null():
+        return frozenset(), ()
+    words = _folded_list(node, lang, "institutions")
+    if any(w.endswith("*") and len(w) <= 3 for w in words):
+        raise node.error(f"language {lang}: institutions: a stem needs at least 3 letters")
+    exact = frozenset(w for w in words if not w.endswith("*"))
+    return exact, tuple(w[:-1] for w in words if w.endswith("*"))
 
 
 def _noun_object_endings(node: Node | None, lang: str) -> tuple[str, ...] | None:
@@ -584,6 +611,7 @@ class Statement:
     # the two sides the sentence links without a direction ("trade between A and B"),
     # with the evidence of each: they complete a statement that names one side only
     pair: dict[str, Piece] = field(default_factory=dict)
+    mentioned: frozenset[str] = frozenset()  # categories of every system in the sentence
 
 
 @dataclass
@@ -627,6 +655,10 @@ class _View:
     def gap(self, end: int, start: int) -> int:
         """Units between two spans (0 when adjacent); negative when they overlap."""
         return self.unit(start) - self.unit(end)
+
+    def reach(self, distance: int) -> int:
+        """How far a party may stand from its verb: further in verb-final languages."""
+        return VERB_FINAL_REACH if self.rules.order == "sov" else distance
 
     def transfers(self) -> list[Cue]:
         return [c for c in self.cues if c.kind in TRANSFER_KINDS]
@@ -800,6 +832,7 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
     categories = sorted({c.key for c in chosen_systems}, key=lambda c: rank.get(c, 0))
     if any(c.kind in ARMS_KINDS for c in transfers) and GENERIC_SYSTEM not in categories:
         categories.append(GENERIC_SYSTEM)
+    mentioned = frozenset(c.key for c in systems) - {GENERIC_SYSTEM}
     out = []
     no_vote: list[Vote | None] = [None]
     for supplier in suppliers or no_vote:
@@ -828,6 +861,7 @@ def _statements(view: _View, rank: dict[str, int]) -> list[Statement]:
                     evidence=evidence,
                     start=view.lo,
                     pair=pair,
+                    mentioned=mentioned,
                 )
             )
     return out
@@ -905,28 +939,60 @@ def _attached_role(view: _View, party: Party) -> str | None:
         for affix in sorted(rules.prefixes, key=len, reverse=True):
             if words[0].startswith(affix) and words[0][len(affix) :] in rules.known_names:
                 return rules.prefixes[affix]
+    return _institution_suffix(view, party) if rules.suffixes else None
+
+
+def _institution_suffix(view: _View, party: Party) -> str | None:
+    """A particle or case ending on the institution after a party: "Somali Ulusal
+    Ordusu'na" (to the Somali army), "사우디아라비아 국방부와" (with the Saudi ministry)."""
+    rules = view.rules
+    at = bisect_left(view.starts, party.end)
+    previous_end = party.end
+    for index in range(at, min(at + MAX_INSTITUTION_WORDS, len(view.starts))):
+        if view.text[previous_end : view.starts[index]].strip():
+            return None
+        previous_end = view.ends[index]
+        word = view.word(index)
+        glued = index + 1 < len(view.starts) and view.text[view.ends[index]] in _APOSTROPHES
+        if glued and rules.is_institution(word):
+            return rules.suffixes.get(view.word(index + 1))
+        for affix in sorted(rules.suffixes, key=len, reverse=True):
+            if word.endswith(affix) and rules.is_institution(word[: -len(affix)]):
+                return rules.suffixes[affix]
+        if not rules.is_institution(word):
+            return None
     return None
 
 
 def _around_role(view: _View, party: Party) -> str | None:
     if view.rules.cjk:
         return _cjk_role(view, party)
+    rules = view.rules
     index = bisect_left(view.starts, party.start) - 1
-    skipped = 0
+    skipped = inside = 0  # fillers skipped; institution words skipped
     following = party.start
     while index >= 0:
         if _MARKER_STOP_RE.search(view.text, view.ends[index], following):
             break  # "Blockade auf: Großbritannien": a marker never reaches across punctuation
         following = view.starts[index]
         word = view.word(index)
-        if word in view.rules.fillers and view.text[view.starts[index]].isupper():
+        if word in rules.fillers and view.text[view.starts[index]].isupper():
             break  # "SEUL — A Coreia do Sul concordou": a capitalised article, not "à"
-        for role, marker in view.rules.before_by_last.get(word, ()):
-            if _ends_with(view, index, marker.words) and _case_ok(view, party, marker):
+        found = _marker_at(view, party, index, word, inside)
+        if found is not None:
+            role, width = found
+            if role != GENITIVE or not _institution_at(view, index - width):
                 return role
-        if word in view.rules.fillers and skipped < MAX_FILLERS:
+            index -= width  # "aux forces armées *de* Moçambique": look past the forces
+            inside += 1
+            continue
+        if word in rules.fillers and skipped < MAX_FILLERS:
             index -= 1
             skipped += 1
+            continue
+        if rules.is_institution(word) and inside < MAX_INSTITUTION_WORDS:
+            index -= 1  # "dla Wojska Polskiego", "to the Ukrainian army"
+            inside += 1
             continue
         break
     after = bisect_left(view.starts, party.end)
@@ -936,6 +1002,34 @@ def _around_role(view: _View, party: Party) -> str | None:
         if view.words(after, after + len(marker.words)) == marker.words:
             return role
     return None
+
+
+def _marker_at(
+    view: _View, party: Party, index: int, word: str, inside: int
+) -> tuple[str, int] | None:
+    """The role and width of a marker ending at word `index` (case endings are checked on
+    the party only when it follows the marker directly)."""
+    for role, marker in view.rules.before_by_last.get(word, ()):
+        if not _ends_with(view, index, marker.words):
+            continue
+        if marker.endings and (inside or not _case_ok(view, party, marker)):
+            continue
+        return role, len(marker.words)
+    return None
+
+
+def _institution_at(view: _View, index: int) -> bool:
+    """An institution word at `index`, or just before fillers there."""
+    for _ in range(MAX_FILLERS + 1):
+        if index < 0:
+            return False
+        word = view.word(index)
+        if view.rules.is_institution(word):
+            return True
+        if word not in view.rules.fillers:
+            return False
+        index -= 1
+    return False
 
 
 def _ends_with(view: _View, index: int, marker: tuple[str, ...]) -> bool:
@@ -1099,7 +1193,7 @@ def _nearest_cue(view: _View, party: Party, transfers: list[Cue], side: str = "a
             distance = view.gap(party.end, cue.start)
         else:
             distance = view.gap(cue.end, party.start)
-        if distance <= MAX_PARTY_DISTANCE and (best is None or abs(distance) < best[0]):
+        if distance <= view.reach(MAX_PARTY_DISTANCE) and (best is None or abs(distance) < best[0]):
             best = (abs(distance), index)
     return None if best is None else best[1]
 
@@ -1181,7 +1275,7 @@ def _agent(view: _View, cue: Cue, transfers: list[Cue], markers: list[str | None
         for i, p in enumerate(view.parties)
         if p.end <= cue.start
         and _available(markers, i)
-        and view.gap(p.end, cue.start) <= MAX_AGENT_DISTANCE
+        and view.gap(p.end, cue.start) <= view.reach(MAX_AGENT_DISTANCE)
         and not _blocked(view, p.end, cue, transfers, hard_only=order != "v2")
     ]
     if cue.kind not in VERB_KINDS:
@@ -1694,8 +1788,9 @@ def _lone_pair(statements: list[Statement]) -> Pair | None:
     if len(suppliers) != 1 or len(recipients) != 1 or suppliers == recipients:
         return None
     # the same kind of system on both sides, something more specific than "weapons"
-    sent = {c for s in supplying for c in s.systems} - {GENERIC_SYSTEM}
-    if not sent & {c for s in receiving for c in s.systems}:
+    if not {c for s in supplying for c in s.mentioned} & {
+        c for s in receiving for c in s.mentioned
+    }:
         return None
     return (next(iter(suppliers)), next(iter(recipients)))
 

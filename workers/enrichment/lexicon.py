@@ -6,7 +6,10 @@ patterns, or a CJK literal) with a ``Tag`` that says what a hit means. A
 
 1. cuts the text at spaces (``str.split``) and maps every piece to the entries
    its words can start, through memos keyed by the piece and by the word, so a
-   piece seen before costs one dict lookup done in C (``map(memo.__getitem__, ...)``);
+   piece seen before costs one dict lookup done in C (``map(memo.__getitem__, ...)``).
+   The memos live as long as the worker (bounded, see ``_Memo``); a new document
+   still brings a hundred or more unseen pieces (names, numbers, compounds,
+   punctuation), learnt together in C-level passes (``_learn_pieces``);
 2. checks the following words of multi-word entries only where a first word hit,
    through a second-word index that discards most candidates at once;
 3. for Chinese and Japanese, which have no spaces, scans the text for the first
@@ -24,8 +27,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import chain, compress, filterfalse, repeat
-from operator import is_, itemgetter, methodcaller, not_, or_
+from itertools import chain, compress, filterfalse
+from operator import itemgetter, methodcaller, not_, or_
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from workers.enrichment.morph import Variants, plain
@@ -167,24 +170,40 @@ _V = TypeVar("_V")
 _UNSEEN: Any = object()  # "not in the memo", distinct from None ("starts nothing")
 
 
+class _Generation(dict[str, _V]):
+    """A dict whose failed lookups (``[]``) return _UNSEEN and are listed in ``misses``:
+    a scan maps ``__getitem__`` over every piece in C, and learns only the misses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.misses: list[str] = []
+
+    def __missing__(self, key: str) -> _V:
+        self.misses.append(key)
+        return cast(_V, _UNSEEN)
+
+
 class _Memo(Generic[_V]):
     """key -> compute(key), remembered across documents (a worker sees millions).
 
-    A hit is one lookup in the plain dict ``young``, which callers make in C
-    (``map(memo.young.get, ...)``) and then ``learn`` what was missing. Bounded by two
-    generations, an approximate LRU: when ``young`` holds ``limit`` keys it becomes
-    the old generation and a new one starts; a key found in the old generation moves
-    back without being computed again; the generation before is dropped. Values
-    depend on the key alone, so forgetting never changes a result.
+    A hit is one lookup in ``young``, which callers make in C (``map(young.__getitem__,
+    ...)``), then they ``learn`` the misses. Bounded by two generations, an approximate
+    LRU: when ``young`` holds ``limit`` keys it becomes the old generation and a new one
+    starts; a key found in the old generation moves back without being computed again;
+    the generation before is dropped. Values depend on the key alone, so forgetting
+    never changes a result.
     """
 
     __slots__ = ("_compute", "_limit", "_old", "young")
 
     def __init__(self, compute: Callable[[str], _V], limit: int = MEMO_LIMIT) -> None:
-        self.young: dict[str, _V] = {}
+        self.young: _Generation[_V] = _Generation()
         self._old: dict[str, _V] = {}
         self._compute = compute
         self._limit = limit
+
+    def _new_generation(self) -> None:
+        self._old, self.young = self.young, _Generation()
 
     def get(self, key: str) -> _V:
         value = self.young.get(key, _UNSEEN)
@@ -194,7 +213,7 @@ class _Memo(Generic[_V]):
         kept = self._old.get(key, _UNSEEN)
         value: _V = self._compute(key) if kept is _UNSEEN else kept
         if len(self.young) >= self._limit:
-            self._old, self.young = self.young, {}
+            self._new_generation()
         self.young[key] = value
         return value
 
@@ -205,7 +224,7 @@ class _Memo(Generic[_V]):
         distinct = dict.fromkeys(keys)
         wanted = list(filterfalse(self.young.__contains__, distinct))
         if len(self.young) + len(wanted) > self._limit:
-            self._old, self.young = self.young, {}
+            self._new_generation()
             wanted = list(distinct)
         old = self._old
         if old and wanted:
@@ -386,9 +405,11 @@ class Matcher:
         A hit's ``pos`` is the index of its piece (about one word per piece).
         """
         pieces = text.split(" ")
-        found = list(map(self._pieces.young.get, pieces, repeat(_UNSEEN)))  # in C
-        if _UNSEEN in found:  # learnt now; _scan_pieces picks their values up
-            self._learn_pieces(list(compress(pieces, map(is_, found, repeat(_UNSEEN)))))
+        young = self._pieces.young
+        found = list(map(young.__getitem__, pieces))  # in C; _UNSEEN where missed
+        if young.misses:  # learnt now; _scan_pieces picks their values up
+            misses, young.misses = young.misses, []
+            self._learn_pieces(misses)
         hits: list[Hit] = []
         if any(found):
             self._scan_pieces(pieces, found, hits)
