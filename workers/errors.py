@@ -83,6 +83,11 @@ class PermanentError(NewswireError):
     reason = "permanent"
 
 
+# Exit status of a process that refuses its configuration (sysexits.h EX_CONFIG):
+# a supervisor should report it, not restart the process in a loop.
+EXIT_CONFIG = 78
+
+
 class ConfigurationError(PermanentError):
     reason = "configuration"
 

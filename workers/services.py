@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 
 from workers.clients import PerProcess, get_redis
+from workers.dedup.neardup import NearDupIndex
 from workers.dedup.seen import SeenStore
 from workers.enrichment import Enricher
 from workers.fetching.http import HttpClient
@@ -65,6 +66,10 @@ class Services:
     @cached_property
     def deadletters(self) -> DeadLetterSink:
         return DeadLetterSink(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
+
+    @cached_property
+    def near_duplicates(self) -> NearDupIndex:
+        return NearDupIndex.from_settings(self.redis, self.keys, self.settings)
 
     @cached_property
     def poller(self) -> FeedPoller:

@@ -9,6 +9,7 @@ from schemas import Document, Enrichment, Extraction, FeedEntry
 from workers.dedup.seen import content_hash
 from workers.enrichment import Enricher
 from workers.errors import DecodeError, ExtractionError
+from workers.fetching.article import usable_summary
 from workers.fetching.rawstore import PageMeta, RawPage
 from workers.processing.decode import DecodedPage, decode_page
 from workers.processing.extract import EXTRACTOR_NAME, ExtractedArticle, extract_article
@@ -86,14 +87,7 @@ def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Docum
 # --- the feed's summary, when the page cannot give the article -----------------------------
 # HTTP answers that refuse the page rather than say it is gone (404/410 stay dead letters):
 # login (401), payment (402), forbidden (403), unavailable for legal reasons (451).
-SUMMARY_FALLBACK_STATUSES = frozenset({401, 402, 403, 451})
 SUMMARY_EXTRACTOR = "feed summary"
-
-
-def usable_summary(entry: FeedEntry, min_chars: int) -> str | None:
-    """The entry's summary if it is long enough to stand in for the article."""
-    summary = (entry.summary or "").strip()
-    return summary if len(summary) >= min_chars else None
 
 
 def build_document_or_summary(

@@ -8,9 +8,7 @@ from celery import Task
 
 from schemas import FeedEntry
 from workers.app import app
-from workers.errors import HttpStatusError
-from workers.fetching.article import fetch_article as fetch_page
-from workers.processing.pipeline import SUMMARY_FALLBACK_STATUSES, usable_summary
+from workers.fetching.article import fetch_article_or_refusal
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
 from workers.tasks.failures import run_stage
@@ -23,22 +21,15 @@ def fetch_article(self: Task, entry_json: dict[str, Any]) -> None:
 
     def work() -> dict[str, Any]:
         """The process task's keyword arguments: none, or the refusal to build around."""
-        try:
-            fetch_page(
-                entry,
-                http=services.http,
-                store=services.raw_pages,
-                max_bytes=services.settings.article_max_bytes,
-                robots=services.robots,
-            )
-        except HttpStatusError as exc:
-            # A refused page (paywall, login, legal) with a real summary in the feed:
-            # the document is built from the summary instead of dead-lettered.
-            minimum = services.settings.summary_fallback_min_chars
-            if exc.status not in SUMMARY_FALLBACK_STATUSES or not usable_summary(entry, minimum):
-                raise
-            return {"refused_status": exc.status}
-        return {}
+        refused = fetch_article_or_refusal(
+            entry,
+            http=services.http,
+            store=services.raw_pages,
+            max_bytes=services.settings.article_max_bytes,
+            robots=services.robots,
+            summary_min_chars=services.settings.summary_fallback_min_chars,
+        )
+        return {} if refused is None else {"refused_status": refused}
 
     handoff = run_stage(
         self,

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_init
 
 from schemas import Document, FeedEntry
 from workers.app import app
-from workers.dedup.neardup import NearDupIndex, mark_near_duplicates
+from workers.dedup.neardup import mark_near_duplicates
 from workers.dedup.seen import EntryKey
+from workers.errors import EXIT_CONFIG, ConfigurationError
 from workers.processing.pipeline import build_document_or_summary, build_summary_document
 from workers.services import Services, get_services
-from workers.tasks import PROCESS_ARTICLE
+from workers.services import load_enricher as load_enricher_of
+from workers.settings import get_settings
+from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
 from workers.tasks.failures import run_stage
 
+log = logging.getLogger(__name__)
 
-@worker_process_init.connect
-def load_enricher(**_: object) -> None:
-    """Load taxonomy and gazetteer as the pool process starts, not on its first document."""
-    get_services().enricher  # noqa: B018 (the property loads it)
+
+@worker_init.connect
+def load_enricher(sender: Any, **_: object) -> None:
+    """Load taxonomy and gazetteer in the worker's main process, before the pool forks.
+
+    The children inherit the loaded copy (nothing to load on their first document),
+    and a malformed seed file stops the worker at start-up with the file and line,
+    instead of failing every document in the pool.
+    """
+    queues = sender.app.amqp.queues  # as selected by the worker's -Q option
+    if TASK_QUEUES[PROCESS_ARTICLE] not in (queues.consume_from or queues):
+        return  # a poll or fetch worker: no enrichment here
+    try:
+        load_enricher_of(get_settings().seeds_dir)
+    except ConfigurationError as exc:
+        log.critical("refusing to start a process worker: %s", exc)
+        raise SystemExit(EXIT_CONFIG) from exc
 
 
 @app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True)
@@ -35,7 +53,7 @@ def process_article(
     def work() -> str:
         document = mark_near_duplicates(
             _document(services, entry, refused_status),
-            NearDupIndex.from_settings(services.redis, services.keys, services.settings),
+            services.near_duplicates,
         )
         result = services.publisher.publish(document, entry_key=EntryKey.of(entry))
         services.raw_pages.delete(entry.doc_id)
