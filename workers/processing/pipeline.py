@@ -85,8 +85,7 @@ def build_document(entry: FeedEntry, page: RawPage, enricher: Enricher) -> Docum
 
 
 # --- the feed's summary, when the page cannot give the article -----------------------------
-# HTTP answers that refuse the page rather than say it is gone (404/410 stay dead letters):
-# login (401), payment (402), forbidden (403), unavailable for legal reasons (451).
+# The page was refused (fetching.article.REFUSAL_STATUSES) or holds no article text.
 SUMMARY_EXTRACTOR = "feed summary"
 
 
