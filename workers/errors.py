@@ -17,7 +17,8 @@
         ├── FeedParseError        not a feed, or too broken to yield entries
         ├── DecodeError           bytes that cannot be turned into text
         ├── ExtractionError       trafilatura found no article text
-        └── RawContentMissing     the raw page expired from Redis before processing
+        ├── RawContentMissing     the raw page expired from Redis before processing
+        └── InvalidStreamEntry    consumer side: a stream entry that is not a valid Document
 
 Every error carries a short machine-readable `reason` (for feed status, metrics
 and the dead-letter stream) and a message a person can read.
@@ -126,3 +127,9 @@ class ExtractionError(PermanentError):
 
 class RawContentMissing(PermanentError):
     reason = "raw_missing"
+
+
+class InvalidStreamEntry(PermanentError):
+    """A stream entry the consumer library cannot read as a Document; it is parked."""
+
+    reason = "invalid_entry"

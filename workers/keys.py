@@ -1,8 +1,9 @@
 """Every Redis key and stream name Newswire uses, in one place.
 
-Stream names are part of the contract with downstream teams (see README):
-`<prefix>:documents`, `<prefix>:topic:<topic>`, `<prefix>:deadletter`, with the
-default prefix `newswire`. Nothing outside this module spells a key.
+Stream names are part of the contract with downstream teams (see CONSUMERS.md):
+`<prefix>:documents`, `<prefix>:topic:<topic>`, `<prefix>:deadletter`,
+`<prefix>:feed-health`, with the default prefix `newswire`. Nothing outside this
+module spells a key.
 """
 
 from __future__ import annotations
@@ -36,6 +37,29 @@ class Keys:
     def feed_health_stream(self) -> str:
         """Feed state changes, errors and staleness (schemas.FeedHealth), for monitoring."""
         return f"{self.prefix}:feed-health"
+
+    def named_stream(self, name: str) -> str:
+        """A stream by its short name: documents, deadletter, feed-health or topic:<topic id>."""
+        fixed = {
+            "documents": self.documents_stream,
+            "deadletter": self.deadletter_stream,
+            "feed-health": self.feed_health_stream,
+        }
+        if name in fixed:
+            return fixed[name]
+        topic = name.removeprefix("topic:")
+        if name.startswith("topic:") and topic and ":" not in topic:
+            return self.topic_stream(topic)
+        raise ValueError(f"unknown stream {name!r}: use {', '.join(fixed)} or topic:<topic id>")
+
+    @property
+    def documents_list(self) -> str:
+        """List: the optional BRPOP sink (NEWSWIRE_LIST_SINK), newest first, capped."""
+        return f"{self.prefix}:list:documents"
+
+    def parked_stream(self, group: str) -> str:
+        """Consumer side: entries a group gave up on (invalid, or too many deliveries)."""
+        return f"{self.prefix}:parked:{group}"
 
     @property
     def deadletter_replayed(self) -> str:

@@ -61,7 +61,13 @@ class Services:
 
     @cached_property
     def publisher(self) -> StreamPublisher:
-        return StreamPublisher(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
+        return StreamPublisher(
+            self.redis,
+            self.keys,
+            maxlen=self.settings.stream_maxlen,
+            list_sink=self.settings.list_sink,
+            list_sink_maxlen=self.settings.list_sink_maxlen,
+        )
 
     @cached_property
     def deadletters(self) -> DeadLetterSink:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from workers.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# What the optional list sink pushes for each published document (see CONSUMERS.md).
+ListSinkMode = Literal["off", "ids", "documents"]
 
 
 class Settings(BaseSettings):
@@ -36,6 +40,18 @@ class Settings(BaseSettings):
     )
     stream_maxlen: int = Field(
         default=1_000_000, ge=1000, description="Approximate cap of each stream (XADD MAXLEN ~)."
+    )
+    list_sink: ListSinkMode = Field(
+        default="off",
+        description="Also LPUSH each published document (documents) or a JSON reference to it "
+        "(ids: id, revision, entry_id) onto <prefix>:list:documents, for consumers that can "
+        "only BRPOP.",
+    )
+    list_sink_maxlen: int = Field(
+        default=100_000,
+        ge=1,
+        description="Cap of the list sink (LTRIM): beyond it the oldest unpopped items are "
+        "dropped.",
     )
 
     # --- Seeds ---------------------------------------------------------------------------

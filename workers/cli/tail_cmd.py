@@ -12,14 +12,10 @@ from workers.consumer import GroupReader, StreamEntry
 
 
 def _stream_name(name: str) -> str:
-    keys = get_keys()
-    if name == "documents":
-        return keys.documents_stream
-    if name == "deadletter":
-        return keys.deadletter_stream
-    if name.startswith("topic:"):
-        return keys.topic_stream(name.removeprefix("topic:"))
-    raise click.BadParameter("use documents, deadletter or topic:<topic id>")
+    try:
+        return get_keys().named_stream(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _line(entry: StreamEntry, as_json: bool) -> str:
@@ -30,13 +26,15 @@ def _line(entry: StreamEntry, as_json: bool) -> str:
         topics = ",".join(doc.topic_ids) or "-"
         return f"{entry.entry_id} {doc.id} [{doc.language.code}] {topics} {doc.title or doc.url}"
     fields = entry.fields
+    if "state" in fields:  # feed-health
+        return f"{entry.entry_id} {fields['feed_id']} {fields['state']} {fields.get('changes', '')}"
     subject = fields.get("doc_id") or fields.get("feed_id")
     return f"{entry.entry_id} {fields.get('stage')} {fields.get('reason')} {subject}"
 
 
 @click.command()
 @click.option("--stream", "stream_name", default="documents", show_default=True,
-              help="documents, deadletter or topic:<topic id>.")  # fmt: skip
+              help="documents, deadletter, feed-health or topic:<topic id>.")  # fmt: skip
 @click.option("--group", default="newswire-tail", show_default=True, help="Consumer group.")
 @click.option("--consumer", default=None, help="Consumer name (default: host-pid).")
 @click.option("--count", type=int, default=0, help="Stop after this many entries (0: follow).")

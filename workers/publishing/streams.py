@@ -12,6 +12,10 @@ Processing a published article again (its feed said it was updated) either
 publishes a new revision, when the text changed, or only confirms the record:
 the confirmation moves the record's publication time, so that the same feed
 update does not send the article round again.
+
+The optional list sink (NEWSWIRE_LIST_SINK, off by default) pushes in the
+same step, and only when the streams get a new entry, so a re-run never pushes
+twice.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from workers.dedup.seen import (
 )
 from workers.errors import StoreUnavailable
 from workers.keys import Keys, seen_field
-from workers.settings import get_settings
+from workers.settings import ListSinkMode, get_settings
 
 # KEYS: seen bucket, in-flight marker, GUID bucket (the seen bucket when there is
-#       no GUID), documents stream, topic streams...
+#       no GUID), documents stream, list sink, topic streams...
 # ARGV: seen field, expected record ('' = none), new record, GUID field ('' = none),
-#       GUID record, today, oldest day kept, maxlen, stream fields... (none: confirm only)
+#       GUID record, today, oldest day kept, maxlen, list sink mode ('off', 'ids',
+#       'documents'), list sink cap, stream fields... (none: confirm only)
 _PUBLISH = (
     PRUNE_LUA
     + """
@@ -48,12 +53,25 @@ if current ~= ARGV[2] then
 end
 local entry_id = ''
 local outcome = 'confirmed'
-if #ARGV > 8 then
-  local fields = {}
-  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #ARGV > 10 then
+  local fields, named = {}, {}
+  for i = 11, #ARGV, 2 do
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+    named[ARGV[i]] = ARGV[i + 1]
+  end
   entry_id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
-  for i = 5, #KEYS do
+  for i = 6, #KEYS do
     redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
+  end
+  if ARGV[9] ~= 'off' then
+    local item = named['doc']
+    if ARGV[9] == 'ids' then
+      item = cjson.encode({id = named['id'], revision = tonumber(named['revision']),
+                           entry_id = entry_id})
+    end
+    redis.call('LPUSH', KEYS[5], item)
+    redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[10]) - 1)
   end
   outcome = 'published'
 end
@@ -88,10 +106,14 @@ class StreamPublisher:
         *,
         maxlen: int,
         seen_ttl_days: int | None = None,
+        list_sink: ListSinkMode = "off",
+        list_sink_maxlen: int = 100_000,
     ) -> None:
         self._redis = client
         self._keys = keys
         self._maxlen = maxlen
+        self._list_sink = list_sink
+        self._list_sink_maxlen = list_sink_maxlen
         self._ttl_days = (
             seen_ttl_days if seen_ttl_days is not None else get_settings().seen_ttl_days
         )
@@ -144,6 +166,7 @@ class StreamPublisher:
             self._keys.inflight(document.id),
             self._keys.guid_bucket(entry_key.digest) if entry_key else seen_bucket,
             self._keys.documents_stream,
+            self._keys.documents_list,
             *(self._keys.topic_stream(t) for t in document.topic_ids),
         ]
         args: list[str | int | bytes] = [
@@ -155,6 +178,8 @@ class StreamPublisher:
             today,
             today - self._ttl_days,
             self._maxlen,
+            self._list_sink,
+            self._list_sink_maxlen,
             *fields,
         ]
         try:
