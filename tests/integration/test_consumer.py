@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -25,6 +26,7 @@ from workers.consumer import (
 )
 from workers.keys import Keys
 from workers.publishing.streams import StreamPublisher
+from workers.runtime.embedded_redis import EmbeddedRedis
 from workers.settings import Settings
 
 
@@ -312,3 +314,40 @@ def test_topic_streams_and_bad_settings(redis_client: redis.Redis, keys: Keys) -
         consumer(decoding, keys, handled.append)
     with pytest.raises(ValueError, match="socket_timeout"):
         consumer(redis_client, keys, handled.append, block_ms=60_000)  # client: 30 s
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_the_loop_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    """Its own Redis, stopped and started again under the loop (AOF keeps the group)."""
+    keys = Keys("nwtest-restart")
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=1)
+    publisher_client = redis.Redis.from_url(server.url)
+    handled: list[str] = []
+    try:
+        reader = consumer(client, keys, lambda d: handled.append(d.document.id), block_ms=200)
+        thread = threading.Thread(target=reader.run)
+        thread.start()
+        publish(publisher_client, keys, 1)
+        wait_for(lambda: len(handled) == 1)
+        server.stop()
+        time.sleep(0.5)  # the loop meets the closed connection and waits
+        server.start()
+        publish(publisher_client, keys, 2)
+        wait_for(lambda: len(handled) == 2)
+        reader.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert handled == [numbered_document(1).id, numbered_document(2).id]
+        assert pending(publisher_client, keys.documents_stream) == 0
+    finally:
+        client.close()
+        publisher_client.close()
+        server.stop()

@@ -9,6 +9,7 @@ import click
 from workers.cli.common import load_settings, redis_target, use_settings
 from workers.clients import get_keys, get_redis
 from workers.consumer import GroupReader, StreamEntry
+from workers.errors import InvalidStreamEntry
 
 
 def _stream_name(name: str) -> str:
@@ -22,7 +23,10 @@ def _line(entry: StreamEntry, as_json: bool) -> str:
     if as_json:
         return entry.fields.get("doc") or entry.fields.get("record") or json.dumps(entry.fields)
     if "doc" in entry.fields:
-        doc = entry.document()
+        try:
+            doc = entry.document()
+        except InvalidStreamEntry as exc:
+            return f"{entry.entry_id} invalid: {exc}"
         topics = ",".join(doc.topic_ids) or "-"
         return f"{entry.entry_id} {doc.id} [{doc.language.code}] {topics} {doc.title or doc.url}"
     fields = entry.fields

@@ -127,6 +127,11 @@ class Consumer:
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     log.warning("Redis unavailable (%s); trying again", exc)
                     self._stop.wait(_REDIS_DOWN_PAUSE_SECONDS)
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    log.warning("stream or group %s deleted; creating it again", self.config.group)
+                    self.reader.ensure_group(self.config.start_id)
         return self.stats
 
     def stop(self) -> None:
