@@ -302,7 +302,9 @@ def test_topic_streams_and_bad_settings(redis_client: redis.Redis, keys: Keys) -
     drain(topic, rounds=1)
     assert [d.entry.stream for d in handled] == [keys.topic_stream("sanctions")]
     with pytest.raises(ValueError, match="unknown stream"):
-        consumer(redis_client, keys, handled.append, stream="documentz")
+        consumer(redis_client, keys, handled.append, stream="topic:a:b")
+    with pytest.raises(ValueError, match="GroupReader"):
+        consumer(redis_client, keys, handled.append, stream="deadletter")
     with pytest.raises(ValueError, match="max_deliveries"):
         ConsumerConfig(group="team", max_deliveries=0)
     decoding = redis.Redis(

@@ -62,7 +62,8 @@ class ConsumerConfig:
     group: str  # one per consuming team (or per service of a team)
     stream: str = "documents"  # or "topic:<topic id>"
     key_prefix: str = "newswire"  # Newswire's NEWSWIRE_KEY_PREFIX
-    consumer: str = field(default_factory=default_consumer_name)  # unique in the group
+    # Unique in the group; the default (host-pid) is taken when the config is built.
+    consumer: str = field(default_factory=default_consumer_name)
     start_id: str = "0"  # where a new group starts: "0" all retained entries, "$" new only
     batch_size: int = 10
     block_ms: int = 2000  # longest wait for new entries; also the longest stop delay
@@ -73,6 +74,11 @@ class ConsumerConfig:
     def __post_init__(self) -> None:
         if not self.group or not self.consumer:
             raise ValueError("group and consumer names must not be empty")
+        if self.stream != "documents" and not self.stream.startswith("topic:"):
+            raise ValueError(
+                f"stream {self.stream!r}: the consumer reads documents or topic:<topic id> "
+                "(use GroupReader for the dead-letter and feed-health streams)"
+            )
         for name in ("batch_size", "block_ms", "min_idle_ms", "max_deliveries", "parked_maxlen"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -126,8 +126,7 @@ class GroupReader:
             log.warning("%d pending entries of %s were trimmed before being handled",
                         trimmed, self.stream)  # fmt: skip
         self._forget_trimmed(rows)
-        # A full pass over the pending list starts again from the beginning.
-        self._claim_cursor = "0-0" if cursor == "0-0" else cursor
+        self._claim_cursor = cursor  # "0-0" once a pass over the pending entries is complete
         return self._with_deliveries(self._entries(rows))
 
     def ack(self, *entry_ids: str) -> int:
