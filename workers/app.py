@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from workers.clients import redis_url
+from workers.clients import broker_url, is_amqp
 from workers.settings import Settings, get_settings
 from workers.tasks import DISPATCH_DUE_FEEDS, PROCESS_ARTICLE, TASK_QUEUES
 
@@ -18,7 +18,8 @@ TASK_MODULES = [
 
 
 def create_app(settings: Settings) -> Celery:
-    app = Celery("newswire", broker=redis_url(settings), include=TASK_MODULES)
+    broker = broker_url(settings)
+    app = Celery("newswire", broker=broker, include=TASK_MODULES)
     app.conf.update(
         # JSON only: a forged pickle on a queue is refused, never executed.
         task_serializer="json",
@@ -33,19 +34,11 @@ def create_app(settings: Settings) -> Celery:
         # the failure) stays unacknowledged and is redelivered, never dropped.
         task_acks_on_failure_or_timeout=False,
         worker_prefetch_multiplier=1,
-        broker_transport_options={
-            # Above every task time limit and retry delay (checked by Settings).
-            "visibility_timeout": settings.visibility_timeout,
-            "global_keyprefix": f"{settings.key_prefix}:celery:",
-        },
+        broker_transport_options=_transport_options(settings, amqp=is_amqp(broker)),
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        # One direct exchange per queue: a message routed to one queue reaches no other.
-        task_queues=[
-            Queue(name, Exchange(name, type="direct"), routing_key=name)
-            for name in sorted(set(TASK_QUEUES.values()))
-        ],
+        task_queues=_queues(amqp=is_amqp(broker)),
         task_default_queue="feeds",
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
         # Hard limits need the prefork pool; the threads pool relies on the HTTP
@@ -70,6 +63,39 @@ def create_app(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def _transport_options(settings: Settings, *, amqp: bool) -> dict[str, object]:
+    if amqp:
+        # Publisher confirms: send_task returns once RabbitMQ has the message.
+        return {"confirm_publish": True}
+    return {
+        # Above every task time limit and retry delay (checked by Settings).
+        "visibility_timeout": settings.visibility_timeout,
+        "global_keyprefix": f"{settings.key_prefix}:celery:",
+    }
+
+
+def _queues(*, amqp: bool) -> list[Queue]:
+    """One exchange per queue, so that a message routed to one queue reaches no other.
+
+    On RabbitMQ: replicated, durable quorum queues, behind topic exchanges (Celery's
+    native delayed delivery, which retries with a countdown use on quorum queues,
+    cannot route through direct ones).
+    """
+    names = sorted(set(TASK_QUEUES.values()))
+    if not amqp:
+        return [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in names]
+    return [
+        Queue(
+            name,
+            Exchange(name, type="topic", durable=True),
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        for name in names
+    ]
 
 
 app = create_app(get_settings())

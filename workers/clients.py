@@ -56,6 +56,16 @@ def redis_url(settings: Settings | None = None) -> str:
     return settings.redis_url
 
 
+def broker_url(settings: Settings | None = None) -> str:
+    """Celery's broker: NEWSWIRE_BROKER_URL when set, else the Redis Newswire uses."""
+    settings = settings or get_settings()
+    return settings.broker_url or redis_url(settings)
+
+
+def is_amqp(url: str) -> bool:
+    return url.split("://", 1)[0] in {"amqp", "amqps", "pyamqp"}
+
+
 def make_redis(url: str) -> redis.Redis:
     """A Redis client that rides out short outages (restarts, failovers)."""
     return redis.Redis.from_url(

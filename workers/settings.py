@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis to use as broker and stream store; unset = start an embedded one.",
     )
+    broker_url: str | None = Field(
+        default=None,
+        pattern=r"^(redis|rediss|amqp|amqps|pyamqp)://",
+        description="Celery broker; unset = the Redis above. amqp://user:pass@host/vhost puts "
+        "the queues on RabbitMQ (quorum queues) and keeps Redis for streams and state.",
+    )
     data_dir: Path = Field(
         default=Path(".newswire"), description="Where the embedded Redis keeps its data and AOF."
     )
