@@ -6,6 +6,8 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from workers.clients import broker_url, is_amqp
+from workers.keys import Keys
+from workers.observability import celery_hooks  # noqa: F401  (connects logging, metrics signals)
 from workers.settings import Settings, get_settings
 from workers.tasks import DISPATCH_DUE_FEEDS, PROCESS_ARTICLE, TASK_QUEUES
 
@@ -59,6 +61,8 @@ def create_app(settings: Settings) -> Celery:
                 "options": {"expires": settings.dispatch_every_seconds * 2},
             }
         },
+        # Celery's scheduler, writing beat's own heartbeat at every tick (health checks).
+        beat_scheduler="workers.observability.beat:HeartbeatScheduler",
         worker_hijack_root_logger=True,
         enable_utc=True,
     )
@@ -72,7 +76,7 @@ def _transport_options(settings: Settings, *, amqp: bool) -> dict[str, object]:
     return {
         # Above every task time limit and retry delay (checked by Settings).
         "visibility_timeout": settings.visibility_timeout,
-        "global_keyprefix": f"{settings.key_prefix}:celery:",
+        "global_keyprefix": Keys(settings.key_prefix).celery_prefix,
     }
 
 

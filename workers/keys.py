@@ -14,6 +14,9 @@ from dataclasses import dataclass
 # its bucket, so that each bucket stays a small, compactly encoded hash.
 SEEN_BUCKET_HEX = 4
 
+# kombu's Redis transport: separator between a queue's name and its priority step.
+_KOMBU_PRIORITY_SEP = "\x06\x16"
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -135,7 +138,29 @@ class Keys:
     # --- runtime ---------------------------------------------------------------------------
     @property
     def beat_heartbeat(self) -> str:
+        """When a worker last ran beat's dispatch task (beat ticks and a feeds worker consumes)."""
         return f"{self.prefix}:beat:last-tick"
+
+    @property
+    def beat_alive(self) -> str:
+        """When the beat process itself last ticked (its liveness)."""
+        return f"{self.prefix}:beat:alive"
+
+    # --- Celery's broker keys (kombu's Redis transport, under global_keyprefix) -------------
+    @property
+    def celery_prefix(self) -> str:
+        return f"{self.prefix}:celery:"
+
+    def celery_queue_lists(self, queue: str) -> list[str]:
+        """The lists holding a queue's waiting messages: kombu keeps one per priority step
+        (0, 3, 6, 9), the non-zero ones named `<queue>\x06\x16<step>`."""
+        base = f"{self.celery_prefix}{queue}"
+        return [base, *(f"{base}{_KOMBU_PRIORITY_SEP}{step}" for step in (3, 6, 9))]
+
+    @property
+    def celery_unacked(self) -> str:
+        """Hash of messages delivered to a worker and not acknowledged yet."""
+        return f"{self.celery_prefix}unacked"
 
 
 def seen_field(doc_id: str) -> bytes:

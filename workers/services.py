@@ -17,6 +17,11 @@ from workers.fetching.politeness import HostLimiter, HostLimits
 from workers.fetching.rawstore import RawPageStore
 from workers.fetching.robots import RobotsPolicy
 from workers.keys import Keys
+from workers.observability.observed import (
+    ObservedDeadLetterSink,
+    ObservedPoller,
+    ObservedPublisher,
+)
 from workers.polling.poll import FeedPoller
 from workers.publishing.deadletter import DeadLetterSink
 from workers.publishing.streams import StreamPublisher
@@ -61,7 +66,8 @@ class Services:
 
     @cached_property
     def publisher(self) -> StreamPublisher:
-        return StreamPublisher(
+        # Observed*: the same objects, counting for metrics and logging (observability/).
+        return ObservedPublisher(
             self.redis,
             self.keys,
             maxlen=self.settings.stream_maxlen,
@@ -71,7 +77,7 @@ class Services:
 
     @cached_property
     def deadletters(self) -> DeadLetterSink:
-        return DeadLetterSink(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
+        return ObservedDeadLetterSink(self.redis, self.keys, maxlen=self.settings.stream_maxlen)
 
     @cached_property
     def near_duplicates(self) -> NearDupIndex:
@@ -79,7 +85,7 @@ class Services:
 
     @cached_property
     def poller(self) -> FeedPoller:
-        return FeedPoller(self.registry, self.seen, self.http, self.settings)
+        return ObservedPoller(self.registry, self.seen, self.http, self.settings)
 
     @property
     def enricher(self) -> Enricher:

@@ -253,6 +253,29 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Processes of the CPU worker; 0 = one per core."
     )
 
+    # --- Operations: logs, metrics, health -------------------------------------------------
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines as JSON (one event per line) or text; auto = text on a "
+        "terminal, JSON otherwise.",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of each worker's Prometheus endpoint (/metrics); 0 = off. "
+        "`newswire run` gives the process worker the next port.",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1", description="Address the metrics endpoint listens on."
+    )
+    beat_stale_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Beat is unhealthy when its last tick (or, for readiness, the last "
+        "dispatch a worker ran) is older than this.",
+    )
+
     @model_validator(mode="after")
     def _refuse_double_delivery(self) -> Settings:
         # kombu's Redis transport redelivers any task still unacknowledged after the

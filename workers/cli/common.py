@@ -11,6 +11,7 @@ import click
 
 from workers.clients import reset_clients
 from workers.errors import ConfigurationError
+from workers.observability.logs import configure_logging
 from workers.runtime.embedded_redis import EmbeddedRedis, running_embedded_url
 from workers.settings import Settings, get_settings
 
@@ -32,10 +33,22 @@ def use_settings(**overrides: str) -> Settings:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """The workers' log setup (NEWSWIRE_LOG_FORMAT: text on a terminal, JSON otherwise)."""
+    try:
+        log_format = get_settings().log_format
+    except ConfigurationError:
+        log_format = "auto"  # the command reports the bad setting itself
+    configure_logging(log_format, logging.DEBUG if verbose else logging.INFO)
+
+
+def existing_redis_url(settings: Settings) -> str:
+    """The Redis that Newswire runs on, without starting one: for checks that only look."""
+    url = settings.redis_url or running_embedded_url(settings.data_dir / "redis")
+    if not url:
+        raise click.ClickException(
+            "no Redis: NEWSWIRE_REDIS_URL is not set and no embedded Redis is running"
+        )
+    return url
 
 
 @contextmanager

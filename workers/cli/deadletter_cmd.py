@@ -10,6 +10,7 @@ from rich.table import Table
 
 from schemas import DeadLetter
 from workers.cli.common import load_settings, redis_target, use_settings
+from workers.cli.progress import progress
 from workers.clients import get_keys, get_redis
 from workers.publishing.deadletter import DeadLetterSink
 from workers.publishing.replay import Replayer
@@ -84,5 +85,6 @@ def replay(
         def send(task_name: str, args: list[Any]) -> None:
             app.send_task(task_name, args=args)
 
-        for outcome in Replayer(get_redis(), get_keys(), send).replay(entries, force=force):
+        tracked = progress(entries, total=len(entries), description="replaying")
+        for outcome in Replayer(get_redis(), get_keys(), send).replay(tracked, force=force):
             click.echo(f"{outcome.entry_id} {outcome.action}")

@@ -24,6 +24,7 @@ from rich.table import Column, Table
 
 from workers.cli.classify_cmd import build_enricher
 from workers.cli.common import load_settings
+from workers.cli.progress import progress
 from workers.enrichment.seedfile import display_name
 from workers.errors import ConfigurationError
 from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset, topic_ids
@@ -244,8 +245,9 @@ def eval_command(  # noqa: PLR0917 (one parameter per click option)
         raise click.UsageError(f"the floors were measured on split {floors.split}, not {split}")
     chosen = split or (floors.split if floors else ALL)
     try:
+        tracked = progress(docs, total=len(docs), description="scoring")
         report = evaluate(
-            build_enricher(), docs, split=chosen, topics=topics, corpus_dir=settings.corpus_dir
+            build_enricher(), tracked, split=chosen, topics=topics, corpus_dir=settings.corpus_dir
         )
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -12,12 +12,16 @@ from rich.table import Table
 
 from schemas import FeedHealth, FeedSource
 from workers.cli.common import load_settings, redis_target, use_settings
+from workers.cli.progress import progress
 from workers.clients import get_keys, get_redis
 from workers.errors import ConfigurationError
 from workers.polling.schedule import ScheduleConfig
 from workers.registry.health import snapshot
 from workers.registry.sources import load_feed_file, to_opml
 from workers.registry.store import FeedRegistry, SyncReport
+
+# Feeds synced between two steps of the progress bar.
+_SYNC_CHUNK = 200
 
 
 def registry() -> FeedRegistry:
@@ -30,7 +34,14 @@ def sync_file(path: Path) -> SyncReport:
         feeds = load_feed_file(path)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = registry().sync(feeds, now=time.time())
+    report = SyncReport()
+    reg, now = registry(), time.time()
+    chunks = [feeds[i : i + _SYNC_CHUNK] for i in range(0, len(feeds), _SYNC_CHUNK)]
+    for chunk in progress(chunks, total=len(chunks), description=f"syncing {len(feeds)} feeds"):
+        part = reg.sync(chunk, now=now)
+        report.added.extend(part.added)
+        report.updated.extend(part.updated)
+        report.unchanged.extend(part.unchanged)
     click.echo(
         f"{path}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged",

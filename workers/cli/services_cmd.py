@@ -30,7 +30,13 @@ def start_host(supervisor: Supervisor, *, loglevel: str = "INFO") -> None:
     """Beat plus a fetch worker and a process worker: one whole Newswire host."""
     settings = load_settings()
     supervisor.start("worker-fetch", worker_command("fetch", settings, loglevel=loglevel))
-    supervisor.start("worker-process", worker_command("process", settings, loglevel=loglevel))
+    # Two workers on one host cannot share the metrics port: the process worker takes the next.
+    process_env = (
+        {"NEWSWIRE_METRICS_PORT": str(settings.metrics_port + 1)} if settings.metrics_port else {}
+    )
+    supervisor.start(
+        "worker-process", worker_command("process", settings, loglevel=loglevel), env=process_env
+    )
     supervisor.start("beat", beat_command(settings, loglevel=loglevel))
 
 

@@ -81,16 +81,18 @@ class Supervisor:
         self._log_dir = log_dir
         self._children: list[ManagedProcess] = []
 
-    def start(self, name: str, command: list[str]) -> None:
+    def start(self, name: str, command: list[str], *, env: Mapping[str, str] = {}) -> None:
+        """Start `command`; `env` adds to (or overrides) the supervisor's environment."""
         log.info("starting %s: %s", name, " ".join(command))
+        child_env = {**self._env, **env}
         if self._log_dir is None:
-            process = subprocess.Popen(command, env=self._env)
+            process = subprocess.Popen(command, env=child_env)
         else:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             # The child keeps its own descriptor; ours is closed right away.
             with (self._log_dir / f"{name}.log").open("ab") as output:
                 process = subprocess.Popen(
-                    command, env=self._env, stdout=output, stderr=subprocess.STDOUT
+                    command, env=child_env, stdout=output, stderr=subprocess.STDOUT
                 )
         self._children.append(ManagedProcess(name, command, process))
 

@@ -1,0 +1,102 @@
+"""Gauges read from Redis at scrape time: queue depths, stream lengths, group lag, beat.
+
+Every worker serves the same values (they describe the shared Redis, not the
+worker); dashboards take max() across instances. A scrape that cannot reach
+Redis reports newswire_redis_up 0 instead of failing the whole endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import redis
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from workers.keys import Keys
+from workers.observability import redis_state
+
+log = logging.getLogger(__name__)
+
+
+def _families() -> dict[str, GaugeMetricFamily]:
+    return {
+        "up": GaugeMetricFamily("newswire_redis_up", "1 when this scrape could read Redis."),
+        "queue": GaugeMetricFamily(
+            "newswire_queue_depth", "Messages waiting in a Celery queue.", labels=["queue"]
+        ),
+        "unacked": GaugeMetricFamily(
+            "newswire_queue_unacked", "Messages delivered to workers, not yet acknowledged."
+        ),
+        "length": GaugeMetricFamily(
+            "newswire_stream_length", "Entries in a stream (capped by MAXLEN).", labels=["stream"]
+        ),
+        "lag": GaugeMetricFamily(
+            "newswire_stream_group_lag",
+            "Entries of a stream not yet delivered to a consumer group.",
+            labels=["stream", "group"],
+        ),
+        "pending": GaugeMetricFamily(
+            "newswire_stream_group_pending",
+            "Entries delivered to a consumer group and not acknowledged.",
+            labels=["stream", "group"],
+        ),
+        "feeds": GaugeMetricFamily("newswire_feeds_registered", "Feeds in the registry."),
+        "due": GaugeMetricFamily(
+            "newswire_feeds_due", "Feeds due (or overdue) for a poll at scrape time."
+        ),
+        "beat": GaugeMetricFamily(
+            "newswire_beat_last_tick_timestamp_seconds", "When beat last ticked (epoch seconds)."
+        ),
+        "dispatch": GaugeMetricFamily(
+            "newswire_dispatch_last_run_timestamp_seconds",
+            "When a worker last ran beat's dispatch task (epoch seconds).",
+        ),
+    }
+
+
+class RedisStateCollector(Collector):
+    """A Prometheus collector over redis_state; `topics` names the topic streams to read."""
+
+    def __init__(
+        self, client_factory: Callable[[], redis.Redis], keys: Keys, topics: Iterable[str]
+    ) -> None:
+        self._client_factory = client_factory
+        self._keys = keys
+        self._topics = tuple(sorted(topics))
+
+    def describe(self) -> Iterator[Metric]:
+        yield from _families().values()
+
+    def collect(self) -> Iterator[Metric]:
+        families = _families()
+        try:
+            self._fill(families, self._client_factory())
+        except redis.RedisError as exc:
+            log.warning("metrics: cannot read Redis: %s", exc)
+            families = {"up": families["up"]}
+            families["up"].add_metric([], 0)
+        yield from families.values()
+
+    def _fill(self, families: dict[str, GaugeMetricFamily], client: redis.Redis) -> None:
+        for queue, depth in redis_state.queue_depths(client, self._keys).items():
+            families["queue"].add_metric([queue], depth)
+        families["unacked"].add_metric([], redis_state.unacked_messages(client, self._keys))
+        for stream in redis_state.stream_states(client, self._keys, self._topics):
+            families["length"].add_metric([stream.name], stream.length)
+            for group in stream.groups:
+                families["pending"].add_metric([stream.name, group.name], group.pending)
+                if group.lag is not None:
+                    families["lag"].add_metric([stream.name, group.name], group.lag)
+        registered, due = redis_state.feeds_registered_and_due(client, self._keys, now=time.time())
+        families["feeds"].add_metric([], registered)
+        families["due"].add_metric([], due)
+        beat, dispatch = redis_state.beat_times(client, self._keys)
+        if beat is not None:
+            families["beat"].add_metric([], beat)
+        if dispatch is not None:
+            families["dispatch"].add_metric([], dispatch)
+        families["up"].add_metric([], 1)
