@@ -67,7 +67,7 @@ def _tables(stats: Stats) -> list[Table]:
     queues = Table("queue", "waiting", title="Queues")
     for queue, depth in stats.queues.items():
         queues.add_row(queue, str(depth))
-    queues.add_row("(unacknowledged)", str(stats.unacked), style="dim")
+    queues.add_row("(unacked)", str(stats.unacked), style="dim")
     queues.add_row("beat ticked", _ago(stats.beat_tick, stats.at), style="dim")
     queues.add_row("dispatch ran", _ago(stats.last_dispatch, stats.at), style="dim")
     streams = Table("stream", "length", "group", "pending", "lag", title="Streams")
@@ -79,6 +79,8 @@ def _tables(stats: Stats) -> list[Table]:
             lag = "?" if group.lag is None else f"{group.lag}{'+' if group.lag_capped else ''}"
             streams.add_row("", "", group.name, str(group.pending), lag)
     errors = Table("stage", "reason", "dead letters", title="Errors in the last hour")
+    if stats.errors.capped:
+        errors.caption = f"counted over the newest {redis_state.RECENT_ERRORS_CAP} entries"
     for (stage, reason), count in sorted(stats.errors.dead_letters.items()):
         errors.add_row(stage, reason, str(count))
     errors.add_row("feeds", "poll errors", str(stats.errors.feed_errors), style="dim")
@@ -106,5 +108,5 @@ def stats(json_output: bool) -> None:
     console = Console()
     top = Table.grid(padding=(0, 2))
     feeds, queues, streams, errors = _tables(figures)
-    top.add_row(feeds, queues, errors)
-    console.print(Group(top, streams))
+    top.add_row(feeds, queues)
+    console.print(Group(top, streams, errors))

@@ -22,7 +22,8 @@ from workers.observability import redis_state
 log = logging.getLogger(__name__)
 
 
-def _families() -> dict[str, GaugeMetricFamily]:
+def metric_families() -> dict[str, GaugeMetricFamily]:
+    """The (empty) families this collector fills at scrape time, by short name."""
     return {
         "up": GaugeMetricFamily("newswire_redis_up", "1 when this scrape could read Redis."),
         "queue": GaugeMetricFamily(
@@ -69,10 +70,10 @@ class RedisStateCollector(Collector):
         self._topics = tuple(sorted(topics))
 
     def describe(self) -> Iterator[Metric]:
-        yield from _families().values()
+        yield from metric_families().values()
 
     def collect(self) -> Iterator[Metric]:
-        families = _families()
+        families = metric_families()
         try:
             self._fill(families, self._client_factory())
         except redis.RedisError as exc:

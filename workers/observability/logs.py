@@ -33,6 +33,8 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 
 LogFormat = Literal["json", "text"]
 
+_TEXT_CONTEXT_ORDER = ("stage", "feed_id", "doc_id", "task_id")
+
 
 def current_context() -> Mapping[str, str]:
     return _context.get() or {}
@@ -98,11 +100,15 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        tail = [
-            f"{name}={value}"
+        extras = {
+            name: value
             for name, value in vars(record).items()
             if name not in _STANDARD_ATTRS and not name.startswith("_") and name != "task"
-        ]
+        }
+        # Context first, in a fixed order, then the call's own fields.
+        ordered = [n for n in _TEXT_CONTEXT_ORDER if n in extras]
+        ordered += [n for n in extras if n not in _TEXT_CONTEXT_ORDER]
+        tail = [f"{name}={extras[name]}" for name in ordered]
         if not tail:
             return line
         first, _, rest = line.partition("\n")

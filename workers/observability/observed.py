@@ -89,13 +89,8 @@ def observe_publish(result: PublishResult) -> None:
 
 
 def observe_dead_letter(dead: DeadLetter) -> None:
+    """Counted here; the sink itself logs the record."""
     metrics = get_metrics()
     metrics.dead_letters.labels(dead.stage, dead.reason).inc()
     if dead.stage == "fetch":
         metrics.fetch_errors.labels("fetch", dead.reason).inc()
-    log.warning(
-        "dead letter: %s %s",
-        dead.stage,
-        dead.reason,
-        extra={"event": "dead_letter", "reason": dead.reason, "error_class": dead.error_class},
-    )
