@@ -13,10 +13,13 @@ from celery import Celery
 from click.testing import CliRunner
 
 from schemas import DeadLetter, FeedSource
+
+# A RabbitMQ vhost of the test's own (skips where no RabbitMQ can be reached).
+from tests.e2e.test_rabbitmq_broker import amqp_url  # noqa: F401
 from workers.cli.main import cli
 from workers.errors import HttpStatusError
 from workers.keys import Keys
-from workers.observability import redis_state
+from workers.observability import broker, redis_state
 from workers.observability.beat import HeartbeatScheduler
 from workers.observability.collector import RedisStateCollector
 from workers.observability.health import check_beat, check_worker
@@ -24,7 +27,7 @@ from workers.observability.metrics import get_metrics
 from workers.observability.observed import ObservedDeadLetterSink
 from workers.publishing.deadletter import dead_letter_for
 from workers.registry.store import FeedRegistry
-from workers.settings import Settings
+from workers.settings import Settings, get_settings
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
 
 
@@ -90,20 +93,21 @@ def test_dead_letters_are_counted_for_metrics(redis_client: redis.Redis, keys: K
 
 
 def test_collector_reads_redis_and_reports_when_it_cannot(
-    redis_client: redis.Redis, keys: Keys
+    settings: Settings, redis_client: redis.Redis, keys: Keys
 ) -> None:
     redis_client.xadd(keys.deadletter_stream, {"stage": "poll", "reason": "timeout"})
     redis_client.sadd(keys.feed_ids, "a", "b")
     redis_client.zadd(keys.feeds_due, {"a": 0, "b": time.time() + 3600})
-    samples = _samples(RedisStateCollector(lambda: redis_client, keys, ["sanctions"]))
+    samples = _samples(RedisStateCollector(lambda: redis_client, settings, ["sanctions"]))
     assert samples[("newswire_redis_up", ())] == 1
     assert samples[("newswire_stream_length", (("stream", "deadletter"),))] == 1
     assert samples[("newswire_feeds_registered", ())] == 2
     assert samples[("newswire_feeds_due", ())] == 1
     assert samples[("newswire_queue_depth", (("queue", "feeds"),))] == 0
+    assert samples[("newswire_broker_up", ())] == 1
 
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    down = _samples(RedisStateCollector(lambda: unreachable, keys, []))
+    down = _samples(RedisStateCollector(lambda: unreachable, settings, []))
     assert down == {("newswire_redis_up", ()): 0}
 
 
@@ -199,3 +203,31 @@ def _samples(
         for family in collector.collect()
         for s in family.samples
     }
+
+
+def test_queue_depths_on_rabbitmq(
+    amqp_url: str,  # noqa: F811 (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+    redis_client: redis.Redis,
+    keys: Keys,
+) -> None:
+    """With RabbitMQ as broker the depths come from the broker, not from Redis."""
+    monkeypatch.setenv("NEWSWIRE_BROKER_URL", amqp_url)
+    get_settings.cache_clear()
+    settings = get_settings()
+    from workers.app import create_app
+
+    assert broker.queue_depths(settings, redis_client, keys) == {
+        "feeds": 0,
+        "fetch": 0,
+        "process": 0,
+    }
+    app = create_app(settings)
+    for feed_id in ("a", "b"):
+        app.send_task(POLL_FEED, args=[feed_id])
+    depths = broker.queue_depths(settings, redis_client, keys)
+    assert depths["feeds"] == 2
+    assert broker.unacked_messages(settings, redis_client, keys) is None
+    samples = _samples(RedisStateCollector(lambda: redis_client, settings, []))
+    assert samples[("newswire_queue_depth", (("queue", "feeds"),))] == 2
+    assert ("newswire_queue_unacked", ()) not in samples

@@ -16,7 +16,7 @@ from workers.cli.common import existing_redis_url, load_settings, use_settings
 from workers.cli.feeds_cmd import health_snapshots, registry
 from workers.clients import get_keys, get_redis
 from workers.evaluation.devset import topic_ids
-from workers.observability import redis_state
+from workers.observability import broker, redis_state
 from workers.observability.redis_state import RecentErrors, StreamState
 
 FEED_STATES = ("active", "erroring", "disabled", "paused")
@@ -26,7 +26,7 @@ FEED_STATES = ("active", "erroring", "disabled", "paused")
 class Stats:
     feeds: dict[str, int]  # by state, plus "stale" and "due"
     queues: dict[str, int]
-    unacked: int
+    unacked: int | None  # None: the broker does not say (RabbitMQ)
     streams: list[StreamState]
     errors: RecentErrors
     beat_tick: float | None
@@ -37,7 +37,7 @@ class Stats:
 def gather(now: float | None = None) -> Stats:
     """Everything the screen shows, read from the Redis in use."""
     moment = time.time() if now is None else now
-    client, keys = get_redis(), get_keys()
+    settings, client, keys = load_settings(), get_redis(), get_keys()
     snapshots = health_snapshots(registry(), now=moment)
     feeds = Counter({state: 0 for state in FEED_STATES})
     feeds.update(h.state for h in snapshots)
@@ -46,9 +46,9 @@ def gather(now: float | None = None) -> Stats:
     beat_tick, last_dispatch = redis_state.beat_times(client, keys)
     return Stats(
         feeds=dict(feeds),
-        queues=redis_state.queue_depths(client, keys),
-        unacked=redis_state.unacked_messages(client, keys),
-        streams=redis_state.stream_states(client, keys, topic_ids(load_settings().seeds_dir)),
+        queues=broker.queue_depths(settings, client, keys),
+        unacked=broker.unacked_messages(settings, client, keys),
+        streams=redis_state.stream_states(client, keys, topic_ids(settings.seeds_dir)),
         errors=redis_state.recent_errors(client, keys, now=moment),
         beat_tick=beat_tick,
         last_dispatch=last_dispatch,
@@ -67,7 +67,8 @@ def _tables(stats: Stats) -> list[Table]:
     queues = Table("queue", "waiting", title="Queues")
     for queue, depth in stats.queues.items():
         queues.add_row(queue, str(depth))
-    queues.add_row("(unacked)", str(stats.unacked), style="dim")
+    if stats.unacked is not None:
+        queues.add_row("(unacked)", str(stats.unacked), style="dim")
     queues.add_row("beat ticked", _ago(stats.beat_tick, stats.at), style="dim")
     queues.add_row("dispatch ran", _ago(stats.last_dispatch, stats.at), style="dim")
     streams = Table("stream", "length", "group", "pending", "lag", title="Streams")

@@ -182,12 +182,9 @@ def _start_metrics(**_: Any) -> None:
         return
     from workers.clients import get_redis
     from workers.evaluation.devset import topic_ids
-    from workers.keys import Keys
     from workers.observability.collector import RedisStateCollector
 
-    collector = RedisStateCollector(
-        get_redis, Keys(settings.key_prefix), topic_ids(settings.seeds_dir)
-    )
+    collector = RedisStateCollector(get_redis, settings, topic_ids(settings.seeds_dir))
     try:
         _endpoint.server = serve_metrics(
             _endpoint.directory,

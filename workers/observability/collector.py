@@ -17,7 +17,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from workers.keys import Keys
-from workers.observability import redis_state
+from workers.observability import broker, redis_state
+from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,15 @@ def metric_families() -> dict[str, GaugeMetricFamily]:
     """The (empty) families this collector fills at scrape time, by short name."""
     return {
         "up": GaugeMetricFamily("newswire_redis_up", "1 when this scrape could read Redis."),
+        "broker_up": GaugeMetricFamily(
+            "newswire_broker_up", "1 when this scrape could read the broker's queue depths."
+        ),
         "queue": GaugeMetricFamily(
             "newswire_queue_depth", "Messages waiting in a Celery queue.", labels=["queue"]
         ),
         "unacked": GaugeMetricFamily(
-            "newswire_queue_unacked", "Messages delivered to workers, not yet acknowledged."
+            "newswire_queue_unacked",
+            "Messages delivered to workers, not yet acknowledged (Redis broker only).",
         ),
         "length": GaugeMetricFamily(
             "newswire_stream_length", "Entries in a stream (capped by MAXLEN).", labels=["stream"]
@@ -63,10 +68,14 @@ class RedisStateCollector(Collector):
     """A Prometheus collector over redis_state; `topics` names the topic streams to read."""
 
     def __init__(
-        self, client_factory: Callable[[], redis.Redis], keys: Keys, topics: Iterable[str]
+        self,
+        client_factory: Callable[[], redis.Redis],
+        settings: Settings,
+        topics: Iterable[str],
     ) -> None:
         self._client_factory = client_factory
-        self._keys = keys
+        self._settings = settings
+        self._keys = Keys(settings.key_prefix)
         self._topics = tuple(sorted(topics))
 
     def describe(self) -> Iterator[Metric]:
@@ -83,9 +92,7 @@ class RedisStateCollector(Collector):
         yield from families.values()
 
     def _fill(self, families: dict[str, GaugeMetricFamily], client: redis.Redis) -> None:
-        for queue, depth in redis_state.queue_depths(client, self._keys).items():
-            families["queue"].add_metric([queue], depth)
-        families["unacked"].add_metric([], redis_state.unacked_messages(client, self._keys))
+        self._fill_queues(families, client)
         for stream in redis_state.stream_states(client, self._keys, self._topics):
             families["length"].add_metric([stream.name], stream.length)
             for group in stream.groups:
@@ -101,3 +108,20 @@ class RedisStateCollector(Collector):
         if dispatch is not None:
             families["dispatch"].add_metric([], dispatch)
         families["up"].add_metric([], 1)
+
+    def _fill_queues(self, families: dict[str, GaugeMetricFamily], client: redis.Redis) -> None:
+        """Queue gauges; a broker out of reach (RabbitMQ) costs only these."""
+        try:
+            depths = broker.queue_depths(self._settings, client, self._keys)
+            unacked = broker.unacked_messages(self._settings, client, self._keys)
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # kombu/amqp raise their own connection errors
+            log.warning("metrics: cannot read the broker's queues: %s", exc)
+            families["broker_up"].add_metric([], 0)
+            return
+        for queue, depth in depths.items():
+            families["queue"].add_metric([queue], depth)
+        if unacked is not None:
+            families["unacked"].add_metric([], unacked)
+        families["broker_up"].add_metric([], 1)
