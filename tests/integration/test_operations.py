@@ -4,6 +4,7 @@ health checks and `newswire stats`, against a real Redis and a real Celery produ
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from workers.observability.metrics import get_metrics
 from workers.observability.observed import ObservedDeadLetterSink
 from workers.publishing.deadletter import dead_letter_for
 from workers.registry.store import FeedRegistry
+from workers.runtime.supervisor import Supervisor
 from workers.settings import Settings, get_settings
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
 
@@ -231,3 +233,17 @@ def test_queue_depths_on_rabbitmq(
     samples = _samples(RedisStateCollector(lambda: redis_client, settings, []))
     assert samples[("newswire_queue_depth", (("queue", "feeds"),))] == 2
     assert ("newswire_queue_unacked", ()) not in samples
+
+
+def test_supervisor_gives_one_child_its_own_variables(tmp_path: Path) -> None:
+    """`newswire run` starts the process worker with the next metrics port this way."""
+    supervisor = Supervisor({"NEWSWIRE_METRICS_PORT": "9100", "PATH": ""}, log_dir=tmp_path)
+    show = [sys.executable, "-c", "import os; print(os.environ['NEWSWIRE_METRICS_PORT'])"]
+    supervisor.start("first", show)
+    supervisor.start("second", show, env={"NEWSWIRE_METRICS_PORT": "9101"})
+    deadline = time.monotonic() + 30
+    while len(supervisor.dead()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    supervisor.stop()
+    assert (tmp_path / "first.log").read_text().strip() == "9100"
+    assert (tmp_path / "second.log").read_text().strip() == "9101"
