@@ -8,8 +8,8 @@
 - observed.py: the poller, publisher and dead-letter sink as the workers use them,
   counting what they do.
 - redis_state.py: queues, streams, consumer-group lag, feeds and recent errors, read
-  from Redis; collector.py exposes them to Prometheus at scrape time and `newswire stats`
-  prints them.
+  from Redis; broker.py reads queue depths from the broker in use (Redis or RabbitMQ);
+  collector.py exposes both to Prometheus at scrape time and `newswire stats` prints them.
 - beat.py: beat's scheduler, writing a heartbeat at every tick; health.py: liveness and
   readiness checks of workers and beat.
 """
