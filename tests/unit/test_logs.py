@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workers.observability import logs
+from workers.observability import celery_hooks, logs
 from workers.observability.celery_hooks import task_context
 from workers.tasks import DISPATCH_DUE_FEEDS, FETCH_ARTICLE, POLL_FEED, PROCESS_ARTICLE
 
@@ -117,3 +117,32 @@ def test_task_context_from_the_tasks_arguments() -> None:
     }
     # Whatever arrives (a forged or old message), the context is built without failing.
     assert task_context(FETCH_ARTICLE, ["not a mapping"], None)["stage"] == "fetch"
+
+
+class _Task:
+    name = FETCH_ARTICLE
+
+
+def test_signal_handlers_close_each_task_with_one_event() -> None:
+    """prerun binds the context, failure adds the error class, postrun logs and clears."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(logs.ContextFilter())
+    handler.setFormatter(logs.JsonFormatter())
+    hooks_log = logging.getLogger(celery_hooks.__name__)
+    hooks_log.addHandler(handler)
+    level = hooks_log.level
+    hooks_log.setLevel(logging.INFO)
+    entry = {"doc_id": "ab12", "feed": {"id": "monde"}}
+    try:
+        celery_hooks._task_started(task_id="t-9", task=_Task(), args=[entry], kwargs={})
+        celery_hooks._task_failed(exception=KeyError("x"))
+        celery_hooks._task_finished(task=_Task(), state="FAILURE")
+    finally:
+        hooks_log.removeHandler(handler)
+        hooks_log.setLevel(level)
+    [event] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert event["event"] == "task" and event["level"] == "warning"
+    assert (event["task_id"], event["doc_id"], event["error_class"]) == ("t-9", "ab12", "KeyError")
+    assert event["state"] == "FAILURE" and event["duration_ms"] >= 0
+    assert logs.current_context() == {}

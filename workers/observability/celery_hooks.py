@@ -9,9 +9,10 @@ process that loads the app behave the same; the tasks themselves know nothing of
   duration and state, and observe it in newswire_task_seconds. Celery's own
   "succeeded in" line is silenced in favour of that event, which carries the same
   facts as fields.
-- task_retry / task_failure: a warning or error line with the reason, in context;
-  a retried article fetch counts in newswire_fetch_errors (its last failure is
-  counted by the dead-letter sink).
+- task_retry: a warning line with the reason, in context; a retried article fetch
+  counts in newswire_fetch_errors (its last failure is counted by the dead-letter
+  sink). task_failure: the error's class joins the context, so the closing `task`
+  event carries it (Celery's own error line, with the traceback, stays).
 - celeryd_init / worker_ready / worker_shutdown: multiprocess metrics directory
   before the pool forks, the /metrics endpoint in the main process once the worker
   is ready (NEWSWIRE_METRICS_PORT), and its removal at shutdown.
@@ -133,7 +134,8 @@ def _task_finished(task: Any = None, state: str | None = None, **_: Any) -> None
         get_metrics().task_seconds.labels(STAGES.get(name, name), state or "UNKNOWN").observe(
             duration
         )
-        log.info(
+        log.log(
+            logging.WARNING if state == "FAILURE" else logging.INFO,
             "task %s %s in %.1f ms",
             name,
             state,
@@ -157,11 +159,9 @@ def _task_retried(sender: Any = None, reason: Any = None, **_: Any) -> None:
 
 @task_failure.connect
 def _task_failed(exception: BaseException | None = None, **_: Any) -> None:
-    log.error(
-        "task failed: %r",
-        exception,
-        extra={"event": "failure", "error_class": type(exception).__name__},
-    )
+    # Celery logs the failure with its traceback (in context); the closing `task` event
+    # says which error it was.
+    logs.bind(error_class=type(exception).__name__)
 
 
 # --- metrics endpoint ----------------------------------------------------------------------
