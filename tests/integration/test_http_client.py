@@ -5,7 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.http_server import FixtureHttpServer
+from tests.conftest import LOOPBACK_ALLOWLIST
+from tests.support.http_server import FixtureHttpServer, unused_port
 from workers import errors
 from workers.fetching.http import HttpClient, parse_retry_after
 from workers.settings import Settings
@@ -13,7 +14,14 @@ from workers.settings import Settings
 
 @pytest.fixture
 def client() -> Iterator[HttpClient]:
-    http = HttpClient(Settings(http_total_deadline=2.0, http_read_timeout=1.0, max_redirects=3))
+    http = HttpClient(
+        Settings(
+            http_total_deadline=2.0,
+            http_read_timeout=1.0,
+            max_redirects=3,
+            fetch_allowlist=(LOOPBACK_ALLOWLIST,),
+        )
+    )
     yield http
     http.close()
 
@@ -115,7 +123,7 @@ def test_dripping_body_is_stopped_by_the_total_deadline(
 
 def test_connection_refused_is_transient(client: HttpClient) -> None:
     with pytest.raises(errors.ConnectError):
-        client.get("http://127.0.0.1:9/", max_bytes=100)
+        client.get(f"http://127.0.0.1:{unused_port()}/", max_bytes=100)
 
 
 def test_retry_after_accepts_dates() -> None:
