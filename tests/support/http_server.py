@@ -73,12 +73,14 @@ class _CountingServer(ThreadingHTTPServer):
 
 class FixtureHttpServer:
     """`host`: any loopback address (Linux routes all of 127.0.0.0/8 to lo).
-    `tls`: (certificate chain file, key file) to serve HTTPS."""
+    `port`: 0 for any free one. `tls`: (certificate chain file, key file) to serve HTTPS."""
 
-    def __init__(self, host: str = "127.0.0.1", tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None
+    ) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
-        self._server = _CountingServer((host, 0), _make_handler(self))
+        self._server = _CountingServer((host, port), _make_handler(self))
         self.scheme = "http"
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -180,6 +180,14 @@ class AddressPolicy:
         host = parts.hostname or ""
         if self.allowlist.allows_name(host):
             return url
+        name = normalise_host(host)
+        if name == "localhost" or name.endswith(".localhost"):
+            # RFC 6761: these names are loopback wherever they are looked up.
+            raise RefusedURL(
+                f"refused {url}: {host} names the local host (allow it with "
+                "NEWSWIRE_FETCH_ALLOWLIST)",
+                reason="private_address",
+            )
         literal = ip_literal(host)
         if literal is not None:
             self.check_addresses(host, [literal], url=url)
@@ -194,9 +202,9 @@ class AddressPolicy:
                 continue
             reason = non_public_reason(address)
             if reason is not None:
-                where = url or host
+                named = "is" if normalise_host(host) == str(address) else f"resolves to {address},"
                 raise RefusedURL(
-                    f"refused {where}: {host} is {address}, a {reason} address "
+                    f"refused {url or host}: {host} {named} a {reason} address "
                     "(allow it with NEWSWIRE_FETCH_ALLOWLIST)",
                     reason="private_address",
                 )
