@@ -212,7 +212,11 @@ class AddressPolicy:
 
 def check_url_syntax(url: str) -> SplitResult:
     """Refuse URLs that are not http(s) with a host and a usable port; the parts otherwise."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 (raises ValueError on a malformed IPv6 literal)
+    except ValueError as exc:
+        raise RefusedURL(f"malformed URL {url!r}: {exc}", reason="bad_url") from exc
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise RefusedURL(f"refused URL scheme {parts.scheme or '(none)'!r}: {url}", reason="scheme")
     if not parts.hostname:

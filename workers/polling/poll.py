@@ -39,7 +39,7 @@ from workers.errors import (
 from workers.fetching.addresses import AddressPolicy
 from workers.fetching.http import HttpClient, HttpResponse, parse_retry_after
 from workers.polling import schedule
-from workers.polling.adapter import parse_feed, to_entries
+from workers.polling.adapter import ItemProblem, parse_feed, to_entries
 from workers.registry import health
 from workers.registry.store import FeedRecord, FeedRegistry, FeedState
 from workers.settings import Settings
@@ -59,6 +59,7 @@ class PollResult:
     error: NewswireError | None = None
     first_error_of_streak: bool = False
     problems: list[str] = field(default_factory=list)
+    rejected: list[ItemProblem] = field(default_factory=list)  # items that became no entry
 
 
 def check_feed_move_target(url: str, policy: AddressPolicy | None = None) -> None:
@@ -88,6 +89,7 @@ class _Outcome:
     status: str
     entries: list[FeedEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    rejected: list[ItemProblem] = field(default_factory=list)
     moved: bool = False
 
 
@@ -133,7 +135,13 @@ class FeedPoller:
         if error is not None:
             first = state.consecutive_errors == 1
             return PollResult(feed_id, "error", error=error, first_error_of_streak=first)
-        return PollResult(feed_id, outcome.status, outcome.entries, problems=outcome.problems)
+        return PollResult(
+            feed_id,
+            outcome.status,
+            outcome.entries,
+            problems=outcome.problems,
+            rejected=outcome.rejected,
+        )
 
     # --- one request -----------------------------------------------------------------------
     def _poll_once(self, record: FeedRecord, state: FeedState, now: float) -> _Outcome:
@@ -163,16 +171,17 @@ class FeedPoller:
         if body_hash == state.body_hash:
             # The server ignored our validators but sent the same bytes: skip parsing.
             return _Outcome("unchanged")
-        entries, problems = self._parse(record, state, response, now)
+        entries, rejected = self._parse(record, state, response, now)
         state.body_hash = body_hash
         fresh = self._select_new(entries, now, feed_is_new=state.entries_total == 0)
         state.entries_total += len(fresh)
         self._learn_rate(state, entries, fresh, now)
-        return _Outcome("new_entries" if fresh else "no_new_entries", fresh, problems)
+        status = "new_entries" if fresh else "no_new_entries"
+        return _Outcome(status, fresh, [p.text for p in rejected], rejected)
 
     def _parse(
         self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
-    ) -> tuple[list[FeedEntry], list[str]]:
+    ) -> tuple[list[FeedEntry], list[ItemProblem]]:
         parsed = parse_feed(response.body, response.content_type)
         source = record.source
         ref = FeedRef(id=source.id, url=record.url, title=parsed.title or source.title)
@@ -183,7 +192,7 @@ class FeedPoller:
         state.update_period_seconds = (
             float(parsed.update_period_seconds) if parsed.update_period_seconds else None
         )
-        for problem in [*parsed.warnings, *problems]:
+        for problem in [*parsed.warnings, *(p.text for p in problems)]:
             log.info("feed %s: %s", source.id, problem)
         return entries, problems
 
