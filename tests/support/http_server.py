@@ -29,8 +29,10 @@ class Route:
     last_modified: str | None = None
     gzip: bool = False
     drip_seconds: float = 0.0  # pause between chunks of 10 bytes
-    # Sent with chunked transfer encoding instead of `body`, one chunk per item.
+    # Sent instead of `body`, one write per item: with chunked transfer encoding, or
+    # (chunked=False) as they are, after the route's own headers only.
     chunks: Callable[[], Iterable[bytes]] | None = None
+    chunked: bool = True
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _make_handler(site: FixtureHttpServer) -> type[BaseHTTPRequestHandler]:
                 return
             headers = {**self._validators(route), **route.headers}
             if route.chunks is not None:
-                self._reply_chunked(route.status, headers, route.chunks())
+                self._reply_streamed(route.status, headers, route.chunks(), route.chunked)
                 return
             body = route.body
             if route.gzip:
@@ -188,20 +190,25 @@ def _make_handler(site: FixtureHttpServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 time.sleep(drip)
 
-        def _reply_chunked(
-            self, status: int, headers: dict[str, str], chunks: Iterable[bytes]
+        def _reply_streamed(
+            self, status: int, headers: dict[str, str], chunks: Iterable[bytes], chunked: bool
         ) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Transfer-Encoding", "chunked")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.close_connection = True
             self.end_headers()
             try:
                 for chunk in chunks:
                     if chunk:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        frame = b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+                        self.wfile.write(frame)
                         self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
             except OSError:
                 self.close_connection = True  # the client gave up: expected for endless bodies
 

@@ -212,7 +212,9 @@ class HttpClient:
 
 
 def connect_reason(exc: BaseException) -> str:
-    """dns, tls or connect: httpx keeps the socket error it wraps in the exception chain."""
+    """dns, tls, protocol or connect: httpx keeps the socket error it wraps in the chain."""
+    if isinstance(exc, httpx.ProtocolError):
+        return "protocol"  # a broken response: body cut short, lying Content-Length, junk
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
