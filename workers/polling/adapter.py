@@ -93,15 +93,55 @@ _ENTITY_DECLARATION = b"<!ENTITY"
 _DISARMED_DECLARATION = b"<!NOENTITY"  # no XML keyword: both parsers skip it, nothing defined
 
 
+_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
+_UTF8_NAMES = {"utf-8", "utf8"}
+
+
+def _says_utf8(body: bytes, content_type: str | None) -> bool:
+    """Does the document claim UTF-8 (header, else XML declaration, else XML's default)?"""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return False  # a UTF-16 or UTF-32 byte-order mark
+    declared = _CHARSET_PARAM.search(content_type or "")
+    if declared:
+        return declared.group(1).lower() in _UTF8_NAMES
+    in_xml = _XML_ENCODING.search(body[:1024])
+    return in_xml is None or in_xml.group(1).decode().lower() in _UTF8_NAMES
+
+
+def repair_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """UTF-8 with a few invalid bytes, with those bytes replaced by U+FFFD.
+
+    feedparser would otherwise read the whole document as windows-1252 and garble
+    every other non-ASCII character. Only when the document claims UTF-8 and most
+    of its non-ASCII bytes are valid UTF-8: Latin-1 labelled UTF-8 (almost every
+    non-ASCII byte invalid) is left to feedparser's fallback, which reads it right.
+    """
+    try:
+        body.decode("utf-8")
+        return body, None
+    except UnicodeDecodeError:
+        pass
+    if not _says_utf8(body, content_type):
+        return body, None
+    text = body.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - body.decode("utf-8", "ignore").count("\ufffd")
+    non_ascii = sum(1 for byte in body if byte >= 0x80)
+    if invalid * 2 > non_ascii:
+        return body, None
+    return text.encode("utf-8"), f"{invalid} invalid UTF-8 sequence(s) replaced by U+FFFD"
+
+
 def disarm_entities(
     body: bytes, content_type: str | None
 ) -> tuple[bytes, dict[str, str], list[str]]:
     """The document in UTF-8 with no entity declaration left, the headers to parse it
     with, and warnings (encoding trouble, declarations ignored)."""
     headers = {"content-type": content_type} if content_type else {}
+    body, repaired = repair_utf8(body, content_type)
+    warnings = [repaired] if repaired else []
     detected: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, detected)
-    warnings = []
     if detected.get("bozo"):
         error = detected.get("bozo_exception")
         warnings.append(f"{type(error).__name__}: {error}")
