@@ -24,8 +24,9 @@ from workers.settings import Settings, get_settings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Every fixture server of the suite listens on IPv4 loopback, which production never
-# fetches from: tests allow it explicitly, and only it (not ::1, not private networks).
-LOOPBACK_ALLOWLIST = "127.0.0.0/8"
+# fetches from: tests allow it explicitly, by address and by the name "localhost" (some
+# tests need a second name for the same server), and nothing else (no private network).
+LOOPBACK_ALLOWLIST = "127.0.0.0/8,localhost"
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def client() -> Iterator[HttpClient]:
             http_total_deadline=2.0,
             http_read_timeout=1.0,
             max_redirects=3,
-            fetch_allowlist=(LOOPBACK_ALLOWLIST,),
+            fetch_allowlist=LOOPBACK_ALLOWLIST,
         )
     )
     yield http
