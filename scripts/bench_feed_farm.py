@@ -166,6 +166,8 @@ def settings_for(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path) 
         "redis_url": redis_url,
         "key_prefix": prefix,
         "data_dir": str(data_dir),
+        # The farm's hosts are loopback addresses, which Newswire refuses unless allowed.
+        "fetch_allowlist": "127.0.0.0/8",
         "poll_interval_seconds": str(cfg.interval),
         # The jitter (+/-10%) must stay inside min..max, or it is clamped away.
         "poll_min_interval_seconds": str(max(1, math.floor(0.9 * cfg.interval))),

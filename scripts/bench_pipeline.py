@@ -267,11 +267,13 @@ def main() -> None:
         try:
             # One loopback site serves every page: its politeness limit would measure
             # the limit, not the pipeline (a real fetch worker spreads over many hosts).
+            # Loopback must be allowed explicitly.
             use_settings(
                 redis_url=url,
                 key_prefix=f"newswire-bench-{int(time.time())}",
                 host_max_in_flight="64",
                 host_min_interval_seconds="0",
+                fetch_allowlist="127.0.0.1",
             )
             runs = interleaved_runs(raw, decoded, args.runs, args.workers, folder)
         finally:

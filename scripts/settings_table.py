@@ -27,6 +27,8 @@ def default_text(name: str) -> str:
     default = Settings.model_fields[name].default
     if default is None:
         return "(unset)"
+    if isinstance(default, tuple | list) and not default:
+        return "(empty)"
     if isinstance(default, Path) and default.is_absolute():
         # Show defaults relative to the checkout, never this machine's paths.
         if default.is_relative_to(PROJECT_ROOT):

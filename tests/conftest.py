@@ -23,6 +23,11 @@ from workers.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Every fixture server of the suite listens on IPv4 loopback, which production never
+# fetches from: tests allow it explicitly, by address and by the name "localhost" (some
+# tests need a second name for the same server), and nothing else (no private network).
+LOOPBACK_ALLOWLIST = "127.0.0.0/8,localhost"
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -43,8 +48,10 @@ def key_prefix() -> str:
 def settings(
     redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Settings]:
-    """Settings pointing at the test Redis under a fresh prefix (env, so children inherit)."""
+    """Settings pointing at the test Redis under a fresh prefix (env, so children inherit),
+    allowed to fetch from the loopback fixture servers."""
     monkeypatch.setenv("NEWSWIRE_REDIS_URL", redis_url)
+    monkeypatch.setenv("NEWSWIRE_FETCH_ALLOWLIST", LOOPBACK_ALLOWLIST)
     monkeypatch.setenv("NEWSWIRE_KEY_PREFIX", key_prefix)
     monkeypatch.setenv("NEWSWIRE_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()

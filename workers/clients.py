@@ -40,10 +40,12 @@ class PerProcess(Generic[T]):
                 self._value = (os.getpid(), self._factory())
             return self._value[1]
 
-    def reset(self) -> None:
-        """Forget the value (after settings change, in tests and CLI commands)."""
+    def reset(self) -> T | None:
+        """Forget the value (after settings change, in tests and CLI commands); return it
+        if this process had built it, for the caller to close."""
         with self._lock:
-            self._value = None
+            current, self._value = self._value, None
+        return current[1] if current is not None and current[0] == os.getpid() else None
 
 
 def redis_url(settings: Settings | None = None) -> str:

@@ -16,6 +16,7 @@
         ├── ResponseTooLarge      body over the size limit (also after decompression)
         ├── FeedParseError        not a feed, or too broken to yield entries
         ├── DecodeError           bytes that cannot be turned into text
+        ├── SchemaViolation       a message, entry or document that fails its schema
         ├── ExtractionError       trafilatura found no article text
         ├── RawContentMissing     the raw page expired from Redis before processing
         └── InvalidStreamEntry    consumer side: a stream entry that is not a valid Document
@@ -26,6 +27,11 @@ and the dead-letter stream) and a message a person can read.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class NewswireError(Exception):
     """Root of every error Newswire raises on purpose."""
@@ -34,6 +40,8 @@ class NewswireError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
+        # Messages quote hostile input: keep them encodable (feed status, JSON records).
+        message = message.encode("utf-8", "replace").decode("utf-8")
         super().__init__(message)
         self.message = message
         if reason is not None:
@@ -119,6 +127,21 @@ class FeedParseError(PermanentError):
 
 class DecodeError(PermanentError):
     reason = "decode"
+
+
+class SchemaViolation(PermanentError):
+    """Data that does not fit its contract model: never sent on, dead-lettered with why."""
+
+    reason = "schema"
+
+    @classmethod
+    def of(cls, what: str, exc: ValidationError) -> SchemaViolation:
+        """The violation a pydantic ValidationError describes, in one readable line."""
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(whole)'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        return cls(f"{what} fails its schema ({exc.error_count()} error(s)): {details}")
 
 
 class ExtractionError(PermanentError):

@@ -110,3 +110,11 @@ _services = PerProcess(lambda: Services(get_settings(), get_redis()))
 def get_services() -> Services:
     """This process's services; threads share them, a forked child builds its own."""
     return _services.get()
+
+
+def reset_services() -> None:
+    """Forget this process's services (after settings change, in tests), closing the
+    HTTP client they opened."""
+    previous = _services.reset()
+    if previous is not None and "http" in previous.__dict__:  # built: cached_property
+        previous.http.close()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workers.errors import ConfigurationError
 
@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=10 * 2**20, ge=1024, description="Largest feed body.")
     article_max_bytes: int = Field(default=5 * 2**20, ge=1024, description="Largest page body.")
     max_redirects: int = Field(default=5, ge=0, description="Redirect hops followed per request.")
+    fetch_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated networks (10.0.0.0/8, 127.0.0.1) and host names "
+        "(intranet.example, *.corp.example) that may be fetched although not public; "
+        "empty = only public addresses (loopback, private, link-local... refused).",
+    )
 
     # --- Politeness (one limit per host, shared by every worker) ---------------------------
     host_max_in_flight: int = Field(
@@ -275,6 +281,21 @@ class Settings(BaseSettings):
         description="Beat is unhealthy when its last tick (or, for readiness, the last "
         "dispatch a worker ran) is older than this.",
     )
+
+    @field_validator("fetch_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("fetch_allowlist")
+    @classmethod
+    def _check_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from workers.fetching.addresses import Allowlist  # raises ValueError on a bad entry
+
+        Allowlist.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _refuse_double_delivery(self) -> Settings:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import LOOPBACK_ALLOWLIST, REPO_ROOT
 from tests.e2e.test_pipeline_e2e import SAMPLE_PAGE, feed_xml
 from tests.support.http_server import FixtureHttpServer
 from workers.runtime.embedded_redis import running_embedded_url
@@ -29,7 +29,11 @@ def test_run_on_the_embedded_default(http_server: FixtureHttpServer, tmp_path: P
         f"feeds:\n  - id: monde\n    title: Monde\n    url: {http_server.url('/feed.xml')}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    env |= {"NEWSWIRE_DATA_DIR": str(tmp_path / "data"), "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1"}
+    env |= {
+        "NEWSWIRE_DATA_DIR": str(tmp_path / "data"),
+        "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1",
+        "NEWSWIRE_FETCH_ALLOWLIST": LOOPBACK_ALLOWLIST,  # the fixture server
+    }
     env["PYTHONPATH"] = str(REPO_ROOT)
     command = [sys.executable, "-m", "workers.cli.main", "run", "--feeds", str(feeds)]
     process = subprocess.Popen(

@@ -194,20 +194,28 @@ def test_temporary_redirect_does_not_move_the_feed(
 
 
 def test_permanent_redirect_to_a_private_address_is_refused(
-    poller: tuple[FeedRegistry, FeedPoller],
-    http_server: FixtureHttpServer,
+    exact: Settings,
     redis_client: redis.Redis,
     keys: Keys,
+    http_server: FixtureHttpServer,
 ) -> None:
-    registry, feed_poller = poller
+    # Only the name "localhost" is allowed: its 308 to the loopback IP literal is a hop
+    # to a refused address, so the poll fails and the feed does not move.
+    only_localhost = exact.model_copy(update={"fetch_allowlist": ("localhost",)})
+    registry = FeedRegistry(redis_client, keys)
+    http = HttpClient(only_localhost)
+    feed_poller = FeedPoller(registry, SeenStore(redis_client, keys), http, only_localhost)
     old = localhost_url(http_server, "/old")
     http_server.route("/old", status=308, headers={"Location": http_server.url("/internal")})
     http_server.route("/internal", rss(("https://n.org/1", None)))
     register(registry, old)
     result = feed_poller.poll("f", now=100)
+    http.close()
     assert record_of(registry).url == old  # stored URL unchanged
-    assert any("private_address" in p for p in result.problems)
-    assert health_events(redis_client, keys) == []
+    assert result.error is not None and result.error.reason == "private_address"
+    assert record_of(registry).state.last_error_kind == "refused"
+    assert http_server.hits("/internal") == 0
+    assert [e.last_error_reason for e in health_events(redis_client, keys)] == ["private_address"]
 
 
 def test_network_failures_have_typed_reasons(

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from schemas import FeedEntry, FeedRef
-from tests.support.http_server import FixtureHttpServer
+from tests.support.http_server import FixtureHttpServer, unused_port
 from workers import errors
 from workers.fetching.article import fetch_article
 from workers.fetching.http import HttpClient
@@ -136,7 +136,7 @@ def test_server_error_disallows_for_now_and_is_fetched_again(
 def test_unreachable_host_disallows(make_policy: Callable[..., RobotsPolicy]) -> None:
     policy = make_policy(http_connect_timeout=0.5)
     with pytest.raises(errors.UpstreamUnavailable, match="unreachable") as caught:
-        policy.check("http://127.0.0.1:9/article")  # nothing listens on the discard port
+        policy.check(f"http://127.0.0.1:{unused_port()}/article")  # nothing listens there
     assert caught.value.reason == "robots_unreachable"
 
 

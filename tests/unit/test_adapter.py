@@ -47,8 +47,8 @@ def test_rss_items_become_typed_entries() -> None:
     assert entry.language == "fr"
     assert entry.authors
     assert len(problems) == 2
-    assert any("no link" in p for p in problems)
-    assert any("scheme" in p for p in problems)
+    assert any(p.error.reason == "no_link" and "no link" in p.text for p in problems)
+    assert any(p.error.reason == "scheme" for p in problems)
 
 
 def test_atom_entry_keeps_all_authors_and_dates() -> None:

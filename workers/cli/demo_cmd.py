@@ -93,9 +93,11 @@ def demo(timeout: float) -> None:
         use_settings(key_prefix=f"newswire-demo-{int(time.time())}")
     console = Console()
     with redis_target(load_settings()) as url, DemoServer(demo_dir) as site:
-        # Every demo page sits on one loopback host of our own: no need to be polite to it.
+        # Every demo page sits on one loopback host of our own: no need to be polite to
+        # it, and it must be allowed explicitly (loopback is refused by default).
         settings = use_settings(
             redis_url=url,
+            fetch_allowlist=site.host,
             dispatch_every_seconds="1",
             host_max_in_flight="8",
             host_min_interval_seconds="0",

@@ -67,6 +67,11 @@ class DemoServer:
         )
 
     @property
+    def host(self) -> str:
+        """The address it listens on: what `newswire demo` allowlists for fetching."""
+        return str(self._server.server_address[0])
+
+    @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"

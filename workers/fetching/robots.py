@@ -318,8 +318,10 @@ class RobotsPolicy:
         url = origin + ROBOTS_PATH
         try:
             response = self._http.get(url, max_bytes=self._max_bytes, truncate=True)
-        except errors.HostBusy:
-            raise  # not an answer from the site: nothing to cache
+        except (errors.HostBusy, errors.RefusedURL):
+            # Not an answer from the site: nothing to cache. A refused address (the
+            # site's name resolves to a private one) refuses the page as well.
+            raise
         except errors.HttpStatusError as exc:
             return RobotsVerdict(RobotsRules(), status=exc.status)  # 4xx: no rules
         except errors.PermanentError as exc:

@@ -4,23 +4,38 @@ RSS 0.9x/1.0/2.0, RDF and Atom go through feedparser, always handed bytes
 (given a string, feedparser would open URLs and local paths itself). JSON Feed
 (which feedparser 6.0 does not read) is mapped here from its JSON. Nothing
 downstream touches feedparser's loose dictionaries.
+
+XML entity declarations are disarmed before feedparser sees the document.
+feedparser drops most of them but keeps "safe" ones (plain text values), and
+when the strict parser fails its loose parser expands those at every reference:
+a 20 kB entity referenced 2,000 times in a 26 kB feed becomes a 40 MB title
+(the quadratic blowup, which Expat's own amplification limit does not cover
+there). The document is first converted to UTF-8 as feedparser would (so that
+no encoding, UTF-16 or UTF-7 alike, can hide a declaration), then every
+`<!ENTITY` is broken, so no entity is ever defined: references stay text, and
+the character references and HTML entities that feeds really use still work.
+External entities and DTDs are never fetched or read (feedparser turns Expat's
+external entity loading off; nothing is declared to load anyway).
 """
 
 from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 from lxml import html as lxml_html
+from pydantic import ValidationError
 
 from schemas import FeedEntry, FeedRef
 from schemas.entry import MAX_SUMMARY_CHARS
-from workers.errors import FeedParseError, NewswireError
+from workers.errors import FeedParseError, NewswireError, SchemaViolation
 from workers.polling.canonical import canonical_url, document_id
 
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
@@ -58,7 +73,14 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
         raise FeedParseError("empty feed body", reason="empty")
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body)
-    return _parse_xml_feed(body, content_type)
+    try:
+        return _parse_xml_feed(body, content_type)
+    except FeedParseError:
+        raise
+    except Exception as exc:
+        # feedparser on hostile bytes can fail in its own code (&#xD800; raises
+        # UnicodeEncodeError, &#x110000; ValueError): the feed is broken, not the poll.
+        raise FeedParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _looks_like_json(body: bytes, content_type: str | None) -> bool:
@@ -67,11 +89,76 @@ def _looks_like_json(body: bytes, content_type: str | None) -> bool:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
-def _parse_xml_feed(body: bytes, content_type: str | None) -> ParsedFeed:
+_ENTITY_DECLARATION = b"<!ENTITY"
+_DISARMED_DECLARATION = b"<!NOENTITY"  # no XML keyword: both parsers skip it, nothing defined
+
+
+_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
+_UTF8_NAMES = {"utf-8", "utf8"}
+
+
+def _says_utf8(body: bytes, content_type: str | None) -> bool:
+    """Does the document claim UTF-8 (header, else XML declaration, else XML's default)?"""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return False  # a UTF-16 or UTF-32 byte-order mark
+    declared = _CHARSET_PARAM.search(content_type or "")
+    if declared:
+        return declared.group(1).lower() in _UTF8_NAMES
+    in_xml = _XML_ENCODING.search(body[:1024])
+    return in_xml is None or in_xml.group(1).decode().lower() in _UTF8_NAMES
+
+
+def repair_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """UTF-8 with a few invalid bytes, with those bytes replaced by U+FFFD.
+
+    feedparser would otherwise read the whole document as windows-1252 and garble
+    every other non-ASCII character. Only when the document claims UTF-8 and most
+    of its non-ASCII bytes are valid UTF-8: Latin-1 labelled UTF-8 (almost every
+    non-ASCII byte invalid) is left to feedparser's fallback, which reads it right.
+    """
+    try:
+        body.decode("utf-8")
+        return body, None
+    except UnicodeDecodeError:
+        pass
+    if not _says_utf8(body, content_type):
+        return body, None
+    text = body.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - body.decode("utf-8", "ignore").count("\ufffd")
+    non_ascii = sum(1 for byte in body if byte >= 0x80)
+    if invalid * 2 > non_ascii:
+        return body, None
+    return text.encode("utf-8"), f"{invalid} invalid UTF-8 sequence(s) replaced by U+FFFD"
+
+
+def disarm_entities(
+    body: bytes, content_type: str | None
+) -> tuple[bytes, dict[str, str], list[str]]:
+    """The document in UTF-8 with no entity declaration left, the headers to parse it
+    with, and warnings (encoding trouble, declarations ignored)."""
     headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    body, repaired = repair_utf8(body, content_type)
+    warnings = [repaired] if repaired else []
+    detected: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, detected)
+    if detected.get("bozo"):
+        error = detected.get("bozo_exception")
+        warnings.append(f"{type(error).__name__}: {error}")
+    declared = data.count(_ENTITY_DECLARATION)
+    if declared:
+        data = data.replace(_ENTITY_DECLARATION, _DISARMED_DECLARATION)
+        warnings.append(f"{declared} XML entity declaration(s) ignored (never expanded)")
+    if detected.get("encoding"):
+        # Converted: say so, or feedparser would decode the UTF-8 as the header says.
+        headers = {"content-type": "application/xml; charset=utf-8"}
+    return data, headers, warnings
+
+
+def _parse_xml_feed(body: bytes, content_type: str | None) -> ParsedFeed:
+    data, headers, warnings = disarm_entities(body, content_type)
+    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     version = parsed.get("version") or ""
-    warnings = []
     if parsed.get("bozo"):
         warnings.append(f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
     if not version and not parsed.entries:
@@ -156,21 +243,37 @@ def _json_item(item: dict[str, Any]) -> RawItem:
     )
 
 
+@dataclass(frozen=True)
+class ItemProblem:
+    """An item that did not become an entry, and the typed error that says why."""
+
+    item: RawItem
+    error: NewswireError
+
+    @property
+    def text(self) -> str:
+        return f"item {self.item.guid or self.item.title or '?'}: {self.error}"
+
+
 def to_entries(
     parsed: ParsedFeed, feed: FeedRef, *, feed_language: str | None, now: datetime
-) -> tuple[list[FeedEntry], list[str]]:
+) -> tuple[list[FeedEntry], list[ItemProblem]]:
     """Typed entries with canonical URLs and ids, first occurrence of each id kept.
 
-    Items that cannot become entries (no link, refused scheme) are reported, not raised.
+    Items that cannot become entries (no link, refused URL, data the FeedEntry
+    schema refuses) are reported, not raised.
     """
     entries: list[FeedEntry] = []
-    problems: list[str] = []
+    problems: list[ItemProblem] = []
     seen: set[str] = set()
     for item in parsed.items:
         try:
             entry = _entry(item, feed, feed_language or parsed.language, now)
+        except ValidationError as exc:
+            problems.append(ItemProblem(item, SchemaViolation.of("feed entry", exc)))
+            continue
         except NewswireError as exc:
-            problems.append(f"item {item.guid or item.title or '?'}: {exc}")
+            problems.append(ItemProblem(item, exc))
             continue
         if entry.doc_id not in seen:
             seen.add(entry.doc_id)
@@ -204,6 +307,7 @@ def _entry(item: RawItem, feed: FeedRef, language: str | None, now: datetime) ->
 def _html_to_text(fragment: str | None) -> str | None:
     if not fragment or not fragment.strip():
         return None
+    fragment = _UNWANTED_CHARS.sub("", fragment)
     try:
         text = lxml_html.fromstring(fragment).text_content()
     except (ValueError, TypeError):  # lxml raises these on empty or odd documents
@@ -212,10 +316,15 @@ def _html_to_text(fragment: str | None) -> str | None:
     return text[:MAX_SUMMARY_CHARS] or None
 
 
+# C0 controls but tab, newline and return; DEL; lone surrogates; U+FFFE and U+FFFF:
+# characters no text needs, which XML forbids and JSON consumers choke on.
+_UNWANTED_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
 def _clean(value: Any) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = " ".join(_UNWANTED_CHARS.sub("", str(value)).split())
     return text or None
 
 

@@ -21,10 +21,8 @@ State changes, errors, stale flips and moves go to the feed-health stream.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import random
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -38,9 +36,10 @@ from workers.errors import (
     RefusedURL,
     TransientError,
 )
+from workers.fetching.addresses import AddressPolicy
 from workers.fetching.http import HttpClient, HttpResponse, parse_retry_after
 from workers.polling import schedule
-from workers.polling.adapter import parse_feed, to_entries
+from workers.polling.adapter import ItemProblem, parse_feed, to_entries
 from workers.registry import health
 from workers.registry.store import FeedRecord, FeedRegistry, FeedState
 from workers.settings import Settings
@@ -60,38 +59,24 @@ class PollResult:
     error: NewswireError | None = None
     first_error_of_streak: bool = False
     problems: list[str] = field(default_factory=list)
+    rejected: list[ItemProblem] = field(default_factory=list)  # items that became no entry
 
 
-def check_feed_move_target(url: str) -> None:
-    """ISSUE 5 HOOK: may a permanent redirect move a feed to `url`? Raises RefusedURL if not.
+def check_feed_move_target(url: str, policy: AddressPolicy | None = None) -> None:
+    """May a permanent redirect move a feed to `url`? Raises RefusedURL if not.
 
-    For now it refuses schemes other than http(s) and hosts written as a
-    non-public IP literal (loopback, RFC 1918, link-local, shared, reserved,
-    including IPv4-mapped IPv6 and the decimal/octal forms inet_aton reads).
-    It does not resolve host names: the address policy of issue 5 replaces this
-    body with its own check of what the name resolves to.
+    The target was just fetched through HttpClient, whose transport checked the
+    addresses its name resolved to on connection; this check adds what the URL
+    alone shows (scheme, port, an IP literal of a non-public address in any
+    notation), with the client's allowlist, so that a stored feed URL never
+    names an address that polling would refuse.
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in _ALLOWED_MOVE_SCHEMES:
         raise RefusedURL(
             f"feed move to a {parts.scheme or 'schemeless'} URL: {url}", reason="scheme"
         )
-    address = _ip_literal(parts.hostname or "")
-    if address is not None and not address.is_global:
-        raise RefusedURL(f"feed move to a non-public address: {url}", reason="private_address")
-
-
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # legacy numeric forms: 2130706433, 0177.0.0.1, 127.1
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    (policy or AddressPolicy()).check_url(url)
 
 
 def is_host_busy(exc: NewswireError) -> bool:
@@ -104,6 +89,7 @@ class _Outcome:
     status: str
     entries: list[FeedEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    rejected: list[ItemProblem] = field(default_factory=list)
     moved: bool = False
 
 
@@ -149,7 +135,13 @@ class FeedPoller:
         if error is not None:
             first = state.consecutive_errors == 1
             return PollResult(feed_id, "error", error=error, first_error_of_streak=first)
-        return PollResult(feed_id, outcome.status, outcome.entries, problems=outcome.problems)
+        return PollResult(
+            feed_id,
+            outcome.status,
+            outcome.entries,
+            problems=outcome.problems,
+            rejected=outcome.rejected,
+        )
 
     # --- one request -----------------------------------------------------------------------
     def _poll_once(self, record: FeedRecord, state: FeedState, now: float) -> _Outcome:
@@ -179,16 +171,17 @@ class FeedPoller:
         if body_hash == state.body_hash:
             # The server ignored our validators but sent the same bytes: skip parsing.
             return _Outcome("unchanged")
-        entries, problems = self._parse(record, state, response, now)
+        entries, rejected = self._parse(record, state, response, now)
         state.body_hash = body_hash
         fresh = self._select_new(entries, now, feed_is_new=state.entries_total == 0)
         state.entries_total += len(fresh)
         self._learn_rate(state, entries, fresh, now)
-        return _Outcome("new_entries" if fresh else "no_new_entries", fresh, problems)
+        status = "new_entries" if fresh else "no_new_entries"
+        return _Outcome(status, fresh, [p.text for p in rejected], rejected)
 
     def _parse(
         self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
-    ) -> tuple[list[FeedEntry], list[str]]:
+    ) -> tuple[list[FeedEntry], list[ItemProblem]]:
         parsed = parse_feed(response.body, response.content_type)
         source = record.source
         ref = FeedRef(id=source.id, url=record.url, title=parsed.title or source.title)
@@ -199,7 +192,7 @@ class FeedPoller:
         state.update_period_seconds = (
             float(parsed.update_period_seconds) if parsed.update_period_seconds else None
         )
-        for problem in [*parsed.warnings, *problems]:
+        for problem in [*parsed.warnings, *(p.text for p in problems)]:
             log.info("feed %s: %s", source.id, problem)
         return entries, problems
 
@@ -228,7 +221,7 @@ class FeedPoller:
         if not target or target == record.url:
             return False
         try:
-            check_feed_move_target(target)
+            check_feed_move_target(target, self._http.policy)
         except RefusedURL as exc:
             log.warning("feed %s: permanent redirect not followed: %s", record.source.id, exc)
             outcome.problems.append(f"permanent redirect refused ({exc.reason}): {target}")

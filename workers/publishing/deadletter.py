@@ -42,16 +42,21 @@ def dead_letter_for(
         stage=stage,
         error_class=error_class,
         reason=reason,
-        message=str(error)[:2000] or error_class,
+        message=_encodable(str(error)[:2000]) or error_class,
         permanent=permanent,
         attempts=attempts,
         doc_id=doc_id,
         feed_id=feed_id,
-        url=url,
+        url=_encodable(url) if url is not None else None,
         task_name=task_name,
         task_args=task_args,
         failed_at=datetime.now(UTC),
     )
+
+
+def _encodable(text: str) -> str:
+    """Text quoted from hostile input, with what UTF-8 cannot carry replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class DeadLetterSink:

@@ -2,7 +2,10 @@
 
 Transient errors (and unexpected exceptions, which may be bugs or outages) are
 retried with exponential backoff, honouring Retry-After; permanent errors and
-exhausted retries go to the dead-letter stream. Time limits are never
+exhausted retries go to the dead-letter stream. Data that fails its schema
+(a task message that is no FeedEntry, a Document the pipeline could not make
+valid) is a SchemaViolation: dead-lettered at once with the fields at fault,
+never retried, never sent on. Time limits are never
 swallowed silently: a soft limit dead-letters the work with reason time_limit.
 A document whose stage keeps dying before it can fail properly (a worker
 killed by a poison page, a hard time limit) is counted by delivery and
@@ -13,16 +16,26 @@ sent again for when a slot is expected, spending neither a retry nor a delivery.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
+from pydantic import ValidationError
 
+from schemas import FeedEntry
 from schemas.deadletter import Stage
-from workers.errors import ConfigurationError, HostBusy, PermanentError, TransientError
+from workers.errors import (
+    ConfigurationError,
+    HostBusy,
+    PermanentError,
+    SchemaViolation,
+    TransientError,
+)
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import get_services
 
@@ -71,6 +84,9 @@ def run_stage(
     except PermanentError as exc:
         context.give_up(exc)
         return None
+    except ValidationError as exc:
+        context.give_up(SchemaViolation.of(f"{stage} result", exc))
+        return None
     except SoftTimeLimitExceeded as exc:
         context.give_up(
             PermanentError(f"{stage} exceeded its soft time limit ({exc!r})", reason="time_limit")
@@ -82,6 +98,44 @@ def run_stage(
         return None
     context.forget_deliveries()
     return result
+
+
+def entry_of_message(
+    task: Task, entry_json: Any, *, stage: Stage, payload: dict[str, Any]
+) -> FeedEntry | None:
+    """The FeedEntry a task message carries, or None once an invalid one is dead-lettered.
+
+    The message's own doc_id and url are kept on the record only when they look
+    like what they claim to be: an invalid message is no authority on them.
+    """
+    try:
+        return FeedEntry.model_validate(entry_json)
+    except ValidationError as exc:
+        claimed = entry_json if isinstance(entry_json, dict) else {}
+        doc_id, url = claimed.get("doc_id"), claimed.get("url")
+        record = dead_letter_for(
+            SchemaViolation.of(f"{task.name} message", exc),
+            stage=stage,
+            task_name=task.name,
+            task_args=_json_safe(payload),
+            attempts=task.request.retries + 1,
+            doc_id=doc_id if isinstance(doc_id, str) and _DOC_ID.match(doc_id) else None,
+            url=url[:2000] if isinstance(url, str) else None,
+        )
+        get_services().deadletters.record(record)
+        return None
+
+
+_DOC_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the dead-letter record can carry it (text JSON can encode)."""
+    try:
+        json.dumps(payload, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return {"unencodable": repr(payload)[:2000].encode("utf-8", "replace").decode()}
+    return payload
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,19 @@ from typing import Any
 
 from celery import Task
 
-from schemas import FeedEntry
 from workers.app import app
 from workers.fetching.article import fetch_article_or_refusal
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
-from workers.tasks.failures import run_stage
+from workers.tasks.failures import entry_of_message, run_stage
 
 
 @app.task(name=FETCH_ARTICLE, bind=True, ignore_result=True)
 def fetch_article(self: Task, entry_json: dict[str, Any]) -> None:
     services = get_services()
-    entry = FeedEntry.model_validate(entry_json)
+    entry = entry_of_message(self, entry_json, stage="fetch", payload={"entry": entry_json})
+    if entry is None:
+        return
 
     def work() -> dict[str, Any]:
         """The process task's keyword arguments: none, or the refusal to build around."""

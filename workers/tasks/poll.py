@@ -5,9 +5,15 @@ from __future__ import annotations
 import time
 
 from workers.app import app
+from workers.errors import RefusedURL, SchemaViolation
+from workers.polling.poll import PollResult
 from workers.publishing.deadletter import dead_letter_for
-from workers.services import get_services
+from workers.services import Services, get_services
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
+
+# Items of one poll put on the dead-letter stream at most: a hostile feed of
+# ten thousand javascript: links must not flood it.
+MAX_REJECTED_ITEMS_RECORDED = 20
 
 
 @app.task(name=POLL_FEED, bind=True, ignore_result=True)
@@ -26,6 +32,29 @@ def poll_feed(self: object, feed_id: str) -> int:
                 feed_id=feed_id,
             )
         )
+    _record_rejected_items(services, result)
     for entry in result.new_entries:
         app.send_task(FETCH_ARTICLE, args=[entry.model_dump(mode="json")])
     return len(result.new_entries)
+
+
+def _record_rejected_items(services: Services, result: PollResult) -> None:
+    """Items refused for their URL (a file: or private link) or their data (schema).
+
+    They exist only in a changed feed body (an unchanged one is not parsed again),
+    so a hostile item is recorded when it appears, not at every poll. Items that
+    merely lack a link are feed quirks, logged by the poller, not dead letters.
+    """
+    hostile = [p for p in result.rejected if isinstance(p.error, RefusedURL | SchemaViolation)]
+    for problem in hostile[:MAX_REJECTED_ITEMS_RECORDED]:
+        services.deadletters.record(
+            dead_letter_for(
+                problem.error,
+                stage="poll",
+                task_name=POLL_FEED,
+                task_args={"feed_id": result.feed_id},
+                attempts=1,
+                feed_id=result.feed_id,
+                url=(problem.item.link or "")[:2000] or None,
+            )
+        )

@@ -18,7 +18,7 @@ from workers.services import Services, get_services
 from workers.services import load_enricher as load_enricher_of
 from workers.settings import get_settings
 from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
-from workers.tasks.failures import run_stage
+from workers.tasks.failures import entry_of_message, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,12 @@ def process_article(
     """`refused_status`: the fetch stage was refused the page (401/402/403/451) and the
     feed's summary stands in for it."""
     services = get_services()
-    entry = FeedEntry.model_validate(entry_json)
+    payload: dict[str, Any] = {"entry": entry_json}
+    if refused_status is not None:
+        payload["refused_status"] = refused_status
+    entry = entry_of_message(self, entry_json, stage="process", payload=payload)
+    if entry is None:
+        return
 
     def work() -> str:
         document = mark_near_duplicates(
@@ -59,9 +64,6 @@ def process_article(
         services.raw_pages.delete(entry.doc_id)
         return result.status
 
-    payload: dict[str, Any] = {"entry": entry_json}
-    if refused_status is not None:
-        payload["refused_status"] = refused_status
     run_stage(
         self,
         work,
