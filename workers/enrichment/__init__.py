@@ -13,8 +13,9 @@ gets its arms-transfer details (arms.py, rules in
 seeds/taxonomy/details/arms_transfers.yaml): one more pass, of a small cue matcher.
 
 Offsets in the result refer to ``text``. The title helps language
-identification and adds a bonus to topics that the text already supports (its
-concept hits add their weight once each), but never produces evidence.
+identification and helps topics that the text already supports (its concept hits
+add their weight once each, and it counts as one more sentence for the rules),
+but never produces evidence.
 Documents in a language outside the taxonomy get entities (English country
 names and language-neutral aliases) and no topics.
 """
@@ -91,13 +92,20 @@ class Enricher:
         sentences = split_sentences(text)
         entities, entity_hits = self._resolver.resolve(text, hits, sentences)
         title_hits: list[Hit] = matcher.scan(title) if title else []
+        title_entity_hits = (
+            self._resolver.resolve(title, title_hits, split_sentences(title))[1]
+            if title and title_hits
+            else []
+        )
         topics = self._scorer.score(
             text=text,
             lang=language.code,
             hits=hits,
             entity_hits=entity_hits,
             sentences=sentences,
+            title=title or "",
             title_hits=title_hits,
+            title_entity_hits=title_entity_hits,
         )
         arms = arms_topic(topics)
         transfers = (

@@ -17,8 +17,10 @@ patterns, or a CJK literal) with a ``Tag`` that says what a hit means. A
    literal there.
 
 A word pattern is either a set of exact folded forms (a lemma and its
-inflections, or a single form) or a prefix (a stem, optionally with a bound on
-how many characters may follow it, which is how names inflect in Russian).
+inflections, or a single form), a prefix (a stem, optionally with a bound on
+how many characters may follow it, which is how names inflect in Russian), or a
+compound head: forms that may also end a longer word, which is how German
+builds its nouns (Waffe -> Handfeuerwaffe, Panzerabwehrwaffen).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from workers.enrichment.morph import Variants, plain
 from workers.enrichment.text import WORD_RE, fold
 
 MEMO_LIMIT = 100_000  # distinct surface forms per memo and generation (see _Memo)
+# Letters a compound needs before its head: "Luftabwehr" + "rakete", "Rad" + "panzer".
+MIN_COMPOUND_PREFIX = 3
 
 
 class Case(IntEnum):
@@ -57,11 +61,13 @@ def case_of(written: str, *, allow_title: bool) -> Case:
 
 @dataclass(frozen=True, slots=True)
 class WordPattern:
-    """One word of a term: exact folded forms, or a folded stem."""
+    """One word of a term: exact folded forms, or a folded stem; ``heads`` are forms
+    that also match at the end of a compound (see MIN_COMPOUND_PREFIX)."""
 
     forms: frozenset[str] = frozenset()
     stem: str = ""
     max_extra: int = -1  # for stems: most characters after the stem, -1 = any
+    heads: frozenset[str] = frozenset()
 
     def matches(self, variants: Iterable[str]) -> bool:
         for word in variants:
@@ -73,7 +79,16 @@ class WordPattern:
                 and (self.max_extra < 0 or len(word) - len(self.stem) <= self.max_extra)
             ):
                 return True
+            if self.heads and _compound_of(word, self.heads):
+                return True
         return False
+
+
+def _compound_of(word: str, heads: frozenset[str]) -> bool:
+    """True if `word` is a head form with at least MIN_COMPOUND_PREFIX letters before it."""
+    return any(
+        word.endswith(head) and len(word) - len(head) >= MIN_COMPOUND_PREFIX for head in heads
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +139,16 @@ def _case_ok(case: Case, surface: str) -> bool:
 
 class _WordIndex:
     """Entries by the pattern of one of their words: exact forms in a dict, stems in
-    buckets keyed by their first two letters (stems are at least two letters long)."""
+    buckets keyed by their first two letters (stems are at least two letters long),
+    compound heads in a dict probed with each word's endings of the lengths they have."""
 
     def __init__(self) -> None:
         self.exact: dict[str, list[Entry]] = {}
         self.stems: dict[str, list[tuple[str, Entry]]] = {}
         # A quick filter: the first three letters of the stems (two for two-letter stems).
         self.heads: set[str] = set()
+        self.tails: dict[str, list[Entry]] = {}  # compound head form -> entries
+        self.tail_lengths: tuple[int, ...] = ()
 
     def add(self, pattern: WordPattern, entry: Entry) -> None:
         for form in pattern.forms:
@@ -138,10 +156,30 @@ class _WordIndex:
         if pattern.stem:
             self.stems.setdefault(pattern.stem[:2], []).append((pattern.stem, entry))
             self.heads.add(pattern.stem[:3])
+        for form in pattern.heads:
+            self.tails.setdefault(form, []).append(entry)
+        self.tail_lengths = tuple(sorted({len(form) for form in self.tails}))
 
     def may_hold(self, word: str) -> bool:
         """False when no entry can match `word` (the usual answer, found quickly)."""
-        return word in self.exact or word[:3] in self.heads or word[:2] in self.heads
+        return (
+            word in self.exact
+            or word[:3] in self.heads
+            or word[:2] in self.heads
+            or (bool(self.tails) and self._has_tail(word))
+        )
+
+    def _has_tail(self, word: str) -> bool:
+        tails, size = self.tails, len(word)
+        return any(word[-n:] in tails for n in self.tail_lengths if size - n >= MIN_COMPOUND_PREFIX)
+
+    def tail_filter(self, keys: list[str]) -> list[bool]:
+        """may_hold's compound-head part for many words, in C-level passes."""
+        found = [False] * len(keys)
+        for n in self.tail_lengths:
+            ends = map(itemgetter(slice(-n, None)), keys)
+            found = list(map(or_, found, map(self.tails.__contains__, ends)))
+        return found
 
     def lookup(self, variants: tuple[str, ...], position: int) -> dict[int, Entry]:
         """Entries whose word at `position` (the one indexed) matches one of the variants."""
@@ -152,6 +190,12 @@ class _WordIndex:
             for stem, entry in self.stems.get(word[:2], ()):
                 if word.startswith(stem) and entry.words[position].matches((word,)):
                     found[id(entry)] = entry
+            if self.tails:
+                size = len(word)
+                for n in self.tail_lengths:
+                    if size - n >= MIN_COMPOUND_PREFIX:
+                        for entry in self.tails.get(word[-n:], ()):
+                            found[id(entry)] = entry
         return found
 
 
@@ -388,6 +432,8 @@ class Matcher:
             exact, heads = first.exact.__contains__, first.heads.__contains__
             may_hold = map(or_, map(exact, keys), map(heads, map(_HEAD3, keys)))
             may_hold = map(or_, may_hold, map(heads, map(_HEAD2, keys)))
+            if first.tails:  # German: also words that end with a compound head
+                may_hold = map(or_, may_hold, first.tail_filter(keys))
             for i in compress(range(len(words)), may_hold):
                 values[i] = self._starts(words[i], (keys[i],))
         else:

@@ -14,6 +14,9 @@ other ``*.yaml`` file of the folder is one topic, named after its ``id``::
         within: sentence    # or a number of words: within: 8
         weight: 3
     languages:
+      all:                  # added to every language below (names written alike everywhere)
+        terms:
+          measure: [OFAC]
       en:
         terms:
           measure: [sanction, embargo, asset freeze, =export controls, blacklist*]
@@ -21,15 +24,22 @@ other ``*.yaml`` file of the folder is one topic, named after its ``id``::
         exclude:
           sentence: [UEFA, FIFA, referee, player]   # a sentence holding one counts for nothing
           phrase: [press embargo, news embargo]     # false friends: never count as terms
+          form: [livre, livres]   # words that equal a term only once accents are dropped
 
 Terms, after folding (case and accents ignored):
 - ``sanction``: the word and all its inflected forms (simplemma lemma forms; see forms.py);
 - ``=sanctions``: exactly this form;
 - ``munition*``: any word starting with "munition" (stems; the only tool for
   languages simplemma does not know and the best one for Turkish and Polish);
+- ``*Waffe``: the word and its forms, also as the last part of a compound
+  ("Handfeuerwaffen", "Panzerabwehrwaffe"; German builds nouns this way);
 - several words: consecutive words, each handled as above ("vente d'arme");
 - a term written all in capitals (``UEFA``) matches only capitals;
 - Chinese and Japanese terms are found anywhere in the text (no spaces there).
+
+``exclude.form`` lists whole words, compared with accents kept (case ignored),
+that never count as terms of the topic: French "armés" (armed) and "livres"
+(books) fold to the terms "armes" and "livrés".
 
 Built-in concepts usable in ``require``: ``entity:country``, ``entity:person``,
 ``entity:organisation`` (any mention the gazetteer recognises in that sentence).
@@ -38,12 +48,15 @@ Scoring, per document (see topics.py): every concept hit outside excluded
 sentences adds the concept's weight (at most ``max_hits`` hits per concept),
 every sentence or window where a rule holds adds the rule's weight. The topic is
 tagged when at least one rule holds (if it has rules) and the score reaches the
-threshold. Hits in the title add their concept weight once each, as a bonus.
+threshold. Hits in the title add their concept weight once each, as a bonus,
+and the title counts as one more sentence for the rules, provided the text has
+hits of the topic's concepts too (evidence always comes from the text).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +64,7 @@ from workers.enrichment import forms as forms_module
 from workers.enrichment.language import DETECTOR_LANGUAGES
 from workers.enrichment.lexicon import Case, Entry, Tag, WordPattern, case_of
 from workers.enrichment.seedfile import Node, display_name, load
-from workers.enrichment.text import TERM_WORD_RE, fold, has_cjk, is_cjk_term
+from workers.enrichment.text import WORD_PATTERN, fold, has_cjk, is_cjk_term
 from workers.errors import ConfigurationError
 
 TAXONOMY_DIRNAME = "taxonomy"
@@ -59,6 +72,8 @@ INDEX_FILE = "taxonomy.yaml"
 ENTITY_CONCEPTS = ("entity:country", "entity:person", "entity:organisation")
 SENTENCE = None  # Rule.within for "same sentence"
 MAX_WINDOW = 100
+ALL_LANGUAGES = "all"  # the `languages:` entry whose terms every language gets
+MIN_HEAD = 4  # letters of a compound head ("*waffe"): shorter ones end too many words
 DEFAULT_MAX_HITS = 5
 DEFAULT_MAX_EVIDENCE = 12
 
@@ -66,12 +81,15 @@ DEFAULT_MAX_EVIDENCE = 12
 KNOWN_LANGUAGES = frozenset(DETECTOR_LANGUAGES)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _HANGUL = re.compile("[\uac00-\ud7a3]")
+# A word of a term, with an optional leading "*" (compound head) or trailing "*" (stem).
+_TERM_WORD = re.compile(f"(\\*?)({WORD_PATTERN})(\\*?)")
 
 
 @dataclass(frozen=True)
 class TermWord:
     key: str  # folded
     stem: bool
+    head: bool = False  # "*waffe": also the end of a compound
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,7 @@ class LanguageTerms:
     concepts: dict[str, tuple[Term, ...]]
     veto: tuple[Term, ...] = ()  # exclude.sentence
     mask: tuple[Term, ...] = ()  # exclude.phrase
+    forms: frozenset[str] = frozenset()  # exclude.form, as surface_key() gives them
 
 
 @dataclass(frozen=True)
@@ -276,43 +295,97 @@ def _read_languages(
     node: Node, concepts: dict[str, Concept], rules: tuple[Rule, ...]
 ) -> dict[str, LanguageTerms]:
     needed = {name for rule in rules for name in rule.names if name in concepts}
-    languages: dict[str, LanguageTerms] = {}
     specs = node.mapping("a mapping of language codes")
+    shared = (
+        _read_language(specs[ALL_LANGUAGES], ALL_LANGUAGES, concepts)
+        if ALL_LANGUAGES in specs
+        else None
+    )
+    languages: dict[str, LanguageTerms] = {}
     for lang, spec in specs.items():
+        if lang == ALL_LANGUAGES:
+            continue
         if lang not in KNOWN_LANGUAGES:
             raise specs.key(lang).error(f"unknown language code {lang!r}")
-        fields = spec.mapping(f"language {lang}: a mapping with `terms`")
-        fields.refuse_unknown({"terms", "exclude"}, f"language {lang}")
-        if "terms" not in fields:
-            raise specs.key(lang).error(f"language {lang}: missing `terms`")
-        by_concept: dict[str, tuple[Term, ...]] = {}
-        term_specs = fields["terms"].mapping(f"language {lang}: concept terms")
-        for name, terms_node in term_specs.items():
-            if name not in concepts:
-                raise term_specs.key(name).error(
-                    f"language {lang}: concept {name!r} is not declared"
-                )
-            by_concept[name] = tuple(_read_terms(terms_node, lang, f"concept {name!r}"))
-        missing = sorted(needed - {n for n, t in by_concept.items() if t})
-        if missing:
-            raise fields.key("terms").error(
-                f"language {lang}: concept {missing[0]!r} is used by a rule but has no terms"
-            )
-        veto, mask = _read_exclude(fields.get("exclude"), lang)
-        languages[lang] = LanguageTerms(lang, by_concept, veto, mask)
+        languages[lang] = _read_language(spec, lang, concepts, needed, shared)
     if not languages:
         raise node.error("a topic needs at least one language")
     return languages
 
 
-def _read_exclude(node: Node | None, lang: str) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+def _read_language(
+    spec: Node,
+    lang: str,
+    concepts: dict[str, Concept],
+    needed: set[str] | None = None,
+    shared: LanguageTerms | None = None,
+) -> LanguageTerms:
+    """One entry of `languages:`, merged with `shared` (the `all` entry) and checked
+    to give terms to every concept in `needed` (those the rules use)."""
+    fields = spec.mapping(f"language {lang}: a mapping with `terms`")
+    fields.refuse_unknown({"terms", "exclude"}, f"language {lang}")
+    if "terms" not in fields:
+        raise spec.error(f"language {lang}: missing `terms`")
+    by_concept: dict[str, tuple[Term, ...]] = {}
+    term_specs = fields["terms"].mapping(f"language {lang}: concept terms")
+    for name, terms_node in term_specs.items():
+        if name not in concepts:
+            raise term_specs.key(name).error(f"language {lang}: concept {name!r} is not declared")
+        by_concept[name] = tuple(_read_terms(terms_node, lang, f"concept {name!r}"))
+    veto, mask, forms = _read_exclude(fields.get("exclude"), lang)
+    terms = LanguageTerms(lang, by_concept, veto, mask, forms)
+    if shared is not None:
+        terms = _merged(terms, shared)
+    missing = sorted((needed or set()) - {n for n, t in terms.concepts.items() if t})
+    if missing:
+        raise fields.key("terms").error(
+            f"language {lang}: concept {missing[0]!r} is used by a rule but has no terms"
+        )
+    return terms
+
+
+def _merged(own: LanguageTerms, shared: LanguageTerms) -> LanguageTerms:
+    """A language's terms plus those every language gets."""
+    concepts = dict(own.concepts)
+    for name, terms in shared.concepts.items():
+        concepts[name] = concepts.get(name, ()) + terms
+    return LanguageTerms(
+        own.lang,
+        concepts,
+        own.veto + shared.veto,
+        own.mask + shared.mask,
+        own.forms | shared.forms,
+    )
+
+
+def _read_exclude(
+    node: Node | None, lang: str
+) -> tuple[tuple[Term, ...], tuple[Term, ...], frozenset[str]]:
     if node is None or node.is_null():
-        return (), ()
-    fields = node.mapping(f"language {lang}: exclude: a mapping with sentence and/or phrase")
-    fields.refuse_unknown({"sentence", "phrase"}, f"language {lang}, exclude")
+        return (), (), frozenset()
+    fields = node.mapping(f"language {lang}: exclude: a mapping with sentence, phrase or form")
+    fields.refuse_unknown({"sentence", "phrase", "form"}, f"language {lang}, exclude")
     veto = _read_terms(fields["sentence"], lang, "exclude.sentence") if "sentence" in fields else []
     mask = _read_terms(fields["phrase"], lang, "exclude.phrase") if "phrase" in fields else []
-    return tuple(veto), tuple(mask)
+    forms = _read_forms(fields["form"], lang) if "form" in fields else frozenset()
+    return tuple(veto), tuple(mask), forms
+
+
+def surface_key(surface: str) -> str:
+    """How exclude.form compares words: case ignored, accents kept (NFC)."""
+    return unicodedata.normalize("NFC", surface).casefold()
+
+
+def _read_forms(node: Node, lang: str) -> frozenset[str]:
+    forms = set()
+    for written, item in node.texts(f"language {lang}, exclude.form: a list of words"):
+        if not re.fullmatch(WORD_PATTERN, written):
+            raise item.error(
+                f"language {lang}, exclude.form: {written!r} must be a single word, "
+                "written with its accents"
+            )
+        forms.add(surface_key(written))
+    return frozenset(forms)
 
 
 def _read_terms(node: Node, lang: str, where: str) -> list[Term]:
@@ -335,20 +408,34 @@ def parse_term(written: str, node: Node, lang: str, where: str) -> Term:
         return Term(written, (TermWord(fold(body.replace(" ", "")), False),), True, True, node.line)
     if has_cjk(body):
         raise node.error(f"language {lang}, {where}: {written!r} mixes CJK and other scripts")
-    parts = TERM_WORD_RE.findall(body)
-    words = [TermWord(fold(word), bool(star)) for word, star in parts]
+    parts = _TERM_WORD.findall(body)
+    words = [TermWord(fold(word), bool(stem), bool(head)) for head, word, stem in parts]
     if len(words) == 1 and words[0].stem:  # in a phrase, the other words narrow a short stem
         min_stem = 2 if _HANGUL.search(words[0].key) else 3
         if len(words[0].key) < min_stem:
             raise node.error(
-                f"language {lang}, {where}: stem {parts[0][0]!r}* is too short "
+                f"language {lang}, {where}: stem {parts[0][1]!r}* is too short "
                 f"(at least {min_stem} letters), it would match too many words"
             )
     stray = body.replace("*", "")
-    if not words or "**" in body or re.search(r"(^|[^\w])\*", body) or not stray.strip():
+    starred = "".join(head + word + stem for head, word, stem in parts).count("*")
+    if (
+        not words
+        or not stray.strip()
+        or body.count("*") != starred  # a "*" that neither starts nor ends a word
+        or re.search(r"\w\*\w", body)  # ... such as one inside a word
+        or any(w.stem and w.head for w in words)
+    ):
         raise node.error(
-            f"language {lang}, {where}: {written!r} is not a valid term ('*' may only end a word)"
+            f"language {lang}, {where}: {written!r} is not a valid term "
+            "('*' may end a word, a stem, or start it, a compound head; not both)"
         )
+    for word in words:
+        if word.head and len(word.key) < MIN_HEAD:
+            raise node.error(
+                f"language {lang}, {where}: compound head *{word.key!r} is too short "
+                f"(at least {MIN_HEAD} letters), it would end too many words"
+            )
     return Term(written, tuple(words), exact, False, node.line)
 
 
@@ -394,9 +481,8 @@ def _entry(term: Term, tag: Tag, forms: dict[str, frozenset[str]]) -> Entry:
     for word in term.words:
         if word.stem:
             patterns.append(WordPattern(stem=word.key))
-        elif term.exact:
-            patterns.append(WordPattern(forms=frozenset((word.key,))))
-        else:
-            patterns.append(WordPattern(forms=forms.get(word.key, frozenset((word.key,)))))
+            continue
+        own = frozenset((word.key,)) if term.exact else forms.get(word.key, frozenset((word.key,)))
+        patterns.append(WordPattern(forms=own, heads=own if word.head else frozenset()))
     written = term.written.lstrip("=").replace("*", "")
     return Entry(tuple(patterns), tag, case_of(written, allow_title=False))

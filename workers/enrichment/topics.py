@@ -5,11 +5,14 @@ For each topic of the document's language (see taxonomy.py for the file format):
 1. ``exclude.phrase`` hits mask the concept hits they overlap ("arms race" is
    not a weapon); ``exclude.sentence`` hits veto their whole sentence (a
    sentence about a referee sanctioning a player counts for nothing);
+   ``exclude.form`` words never count (French "armés" is not "armes");
 2. each ``require`` rule is checked sentence by sentence (or in windows of N
    words); every place where all its groups are present is an occurrence;
+   the title is one more such place, when the text has concept hits of its own;
 3. score = rule weight x occurrences + concept weight x hits (capped at
-   ``max_hits`` per concept) + title bonus; the topic is tagged when a rule
-   holds (if the topic has rules) and the score reaches the threshold;
+   ``max_hits`` per concept) + title bonus (+ the weight of the heaviest rule
+   the title holds); the topic is tagged when a rule holds (if the topic has
+   rules) and the score reaches the threshold;
 4. evidence keeps the hits that made rules hold first, then the other hits of
    concepts weighing 1 or more, heaviest first, up to ``max_evidence``; each comes
    with the sentence it sits in (an exact substring of the text), in text order.
@@ -23,7 +26,7 @@ from typing import NamedTuple
 
 from schemas.enrichment import Evidence, TopicMatch
 from workers.enrichment.lexicon import Hit
-from workers.enrichment.taxonomy import SENTENCE, Rule, Taxonomy, Topic
+from workers.enrichment.taxonomy import SENTENCE, Rule, Taxonomy, Topic, surface_key
 from workers.enrichment.text import Sentences, sentence_snippet
 
 
@@ -52,7 +55,9 @@ class TopicScorer:
         hits: Sequence[Hit],
         entity_hits: Sequence[ConceptHit],
         sentences: Sentences,
+        title: str = "",
         title_hits: Sequence[Hit] = (),
+        title_entity_hits: Sequence[ConceptHit] = (),
     ) -> list[TopicMatch]:
         by_topic: dict[str, list[Hit]] = defaultdict(list)
         for hit in hits:
@@ -71,7 +76,8 @@ class TopicScorer:
                 hits=topic_hits,
                 entity_hits=entity_hits,
                 sentences=sentences,
-                title_hits=title_by_topic.get(topic_id, []),
+                title=_Title(title, title_by_topic.get(topic_id, []), title_entity_hits),
+                excluded_forms=topic.languages[lang].forms,
             )
             if found is not None:
                 matches.append(found)
@@ -86,18 +92,24 @@ class TopicScorer:
         hits: list[Hit],
         entity_hits: Sequence[ConceptHit],
         sentences: Sentences,
-        title_hits: list[Hit],
+        title: _Title,
+        excluded_forms: frozenset[str] = frozenset(),
     ) -> TopicMatch | None:
         vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
         concept_hits = _concept_hits(hits, sentences, vetoed)
+        if excluded_forms:
+            concept_hits = [
+                h for h in concept_hits if surface_key(text[h.start : h.end]) not in excluded_forms
+            ]
         if not concept_hits:
             return None
         pool = concept_hits + [h for h in entity_hits if h.sentence not in vetoed]
         # Only rules whose every group has a hit somewhere can hold: skip the others
         # before looking for occurrences (most topics of most documents stop here).
         present = {h.concept for h in pool}
+        title_rule = _title_rule(topic, title, excluded_forms)
         rules = [r for r in topic.rules if not any(map(present.isdisjoint, r.groups))]
-        if topic.rules and not rules:
+        if topic.rules and not rules and title_rule is None:
             return None
         score = 0.0
         counts: dict[str, int] = defaultdict(int)
@@ -112,9 +124,12 @@ class TopicScorer:
                 held += 1
                 score += rule.weight
                 supporting.extend(occurrence)
+        if title_rule is not None:
+            held += 1
+            score += title_rule.weight
         if topic.rules and not held:
             return None
-        score += _title_bonus(topic, title_hits)
+        score += _title_bonus(topic, title.hits)
         if score < topic.threshold:
             return None
         # after the hits that made rules hold, the telling ones: concepts weighing 1 or more
@@ -183,6 +198,31 @@ def _cover(rule: Rule, hits: list[ConceptHit]) -> list[ConceptHit] | None:
             return None
         chosen.append(hit)
     return chosen
+
+
+class _Title(NamedTuple):
+    """The title, its hits of one topic, and its entity mentions."""
+
+    text: str
+    hits: list[Hit]
+    entity_hits: Sequence[ConceptHit]
+
+
+def _title_rule(topic: Topic, title: _Title, excluded_forms: frozenset[str]) -> Rule | None:
+    """The heaviest rule that the title holds on its own, as if it were one sentence."""
+    if not title.hits or not topic.rules or any(h.tag.kind == "veto" for h in title.hits):
+        return None
+    masks = [(h.start, h.end) for h in title.hits if h.tag.kind == "mask"]
+    pool = [
+        ConceptHit(h.tag.key, h.start, h.end, h.pos, 0)
+        for h in title.hits
+        if h.tag.kind == "concept"
+        and not any(s < h.end and h.start < e for s, e in masks)
+        and surface_key(title.text[h.start : h.end]) not in excluded_forms
+    ]
+    pool += [h._replace(sentence=0) for h in title.entity_hits]
+    held = [rule for rule in topic.rules if _cover(rule, pool) is not None]
+    return max(held, key=lambda rule: rule.weight, default=None)
 
 
 def _title_bonus(topic: Topic, title_hits: list[Hit]) -> float:
