@@ -302,7 +302,12 @@ class EntityResolver:
             grouped[(hit.tag.kind, hit.tag.key)].append(hit)
             concept_hits.append(
                 ConceptHit(
-                    KINDS[hit.tag.kind], hit.start, hit.end, hit.pos, sentences.index_of(hit.start)
+                    KINDS[hit.tag.kind],
+                    hit.start,
+                    hit.end,
+                    hit.pos,
+                    sentences.index_of(hit.start),
+                    f"{hit.tag.kind}:{hit.tag.key}",
                 )
             )
         lists: dict[str, list[EntityMention]] = {"country": [], "person": [], "organisation": []}

@@ -13,6 +13,11 @@ other ``*.yaml`` file of the folder is one topic, named after its ``id``::
       - all: [measure, [entity:country, entity:organisation]]   # [a, b] inside = a or b
         within: sentence    # or a number of words: within: 8
         weight: 3
+      - all: [action, [entity:country, entity:organisation]]
+        within: 8
+        distinct: 2         # the last group needs two different mentions (two states)
+        if_title: [measure] # and the rule counts only if the title has a `measure` hit
+        weight: 1
     languages:
       all:                  # added to every language below (names written alike everywhere)
         terms:
@@ -40,6 +45,12 @@ Terms, after folding (case and accents ignored):
 ``exclude.form`` lists whole words, compared with accents kept (case ignored),
 that never count as terms of the topic: French "armés" (armed) and "livres"
 (books) fold to the terms "armes" and "livrés".
+
+A rule may also say ``distinct: N``: its last group must be met by N different
+mentions in the same place (two different countries: a buyer and a seller), and
+``if_title: [concepts]``: it counts only when the title has a hit of one of them
+(weak co-occurrences, such as words spread over two sentences, then need a
+title about the topic).
 
 Built-in concepts usable in ``require``: ``entity:country``, ``entity:person``,
 ``entity:organisation`` (any mention the gazetteer recognises in that sentence).
@@ -119,12 +130,21 @@ class Rule:
     weight: float
     line: int
     names: frozenset[str] = frozenset()  # every concept the rule mentions
+    distinct: int = 1  # different mentions the last group needs in one place
+    if_title: frozenset[str] = frozenset()  # counts only if the title has one of these
 
 
 def make_rule(
-    groups: tuple[tuple[str, ...], ...], within: int | None, weight: float, line: int
+    groups: tuple[tuple[str, ...], ...],
+    within: int | None,
+    weight: float,
+    line: int,
+    *,
+    distinct: int = 1,
+    if_title: frozenset[str] = frozenset(),
 ) -> Rule:
-    return Rule(groups, within, weight, line, frozenset(n for group in groups for n in group))
+    names = frozenset(n for group in groups for n in group)
+    return Rule(groups, within, weight, line, names, distinct, if_title)
 
 
 @dataclass(frozen=True)
@@ -258,8 +278,8 @@ def _read_concepts(node: Node) -> dict[str, Concept]:
 
 
 def _read_rule(node: Node, concepts: dict[str, Concept]) -> Rule:
-    fields = node.mapping("a rule mapping (all, within, weight)")
-    fields.refuse_unknown({"all", "within", "weight"}, "rule")
+    fields = node.mapping("a rule mapping (all, within, weight, distinct, if_title)")
+    fields.refuse_unknown({"all", "within", "weight", "distinct", "if_title"}, "rule")
     if "all" not in fields:
         raise node.error("rule without `all:` (the concepts that must co-occur)")
     groups = []
@@ -288,7 +308,14 @@ def _read_rule(node: Node, concepts: dict[str, Concept]) -> Rule:
     weight = fields["weight"].number("a rule weight") if "weight" in fields else 1.0
     if weight < 0:
         raise fields["weight"].error("rule weight must not be negative")
-    return make_rule(tuple(groups), within, weight, node.line)
+    distinct = _positive_int(fields["distinct"], "distinct") if "distinct" in fields else 1
+    if_title: frozenset[str] = frozenset()
+    if "if_title" in fields:
+        if_title = frozenset(n for n, _ in fields["if_title"].texts("a list of concepts"))
+        unknown = sorted(if_title - set(concepts))
+        if unknown:
+            raise fields["if_title"].error(f"if_title: unknown concept {unknown[0]!r}")
+    return make_rule(tuple(groups), within, weight, node.line, distinct=distinct, if_title=if_title)
 
 
 def _read_languages(

@@ -38,6 +38,11 @@ class ConceptHit(NamedTuple):
     end: int
     pos: int
     sentence: int
+    key: str = ""  # what it names, for `distinct` rules: an entity id, or the term as written
+
+
+def _key_of(hit: ConceptHit) -> str:
+    return hit.key or hit.concept
 
 
 class TopicScorer:
@@ -96,7 +101,7 @@ class TopicScorer:
         excluded_forms: frozenset[str] = frozenset(),
     ) -> TopicMatch | None:
         vetoed = {sentences.index_of(h.start) for h in hits if h.tag.kind == "veto"}
-        concept_hits = _concept_hits(hits, sentences, vetoed)
+        concept_hits = _concept_hits(text, hits, sentences, vetoed)
         if excluded_forms:
             concept_hits = [
                 h for h in concept_hits if surface_key(text[h.start : h.end]) not in excluded_forms
@@ -119,7 +124,10 @@ class TopicScorer:
                 score += topic.concepts[hit.concept].weight
         supporting: list[ConceptHit] = []
         held = 0
+        title_concepts = {h.tag.key for h in title.hits if h.tag.kind == "concept"}
         for rule in rules:
+            if rule.if_title and rule.if_title.isdisjoint(title_concepts):
+                continue
             for occurrence in _occurrences(rule, pool):
                 held += 1
                 score += rule.weight
@@ -141,7 +149,9 @@ class TopicScorer:
         return TopicMatch(id=topic.id, score=round(score, 3), evidence=evidence)
 
 
-def _concept_hits(hits: list[Hit], sentences: Sentences, vetoed: set[int]) -> list[ConceptHit]:
+def _concept_hits(
+    text: str, hits: list[Hit], sentences: Sentences, vetoed: set[int]
+) -> list[ConceptHit]:
     """Concept hits that survive phrase masks and sentence vetoes, longest per start."""
     masks = [(h.start, h.end) for h in hits if h.tag.kind == "mask"]
     best: dict[tuple[str, int], Hit] = {}
@@ -157,7 +167,8 @@ def _concept_hits(hits: list[Hit], sentences: Sentences, vetoed: set[int]) -> li
     for hit in sorted(best.values(), key=lambda h: (h.start, -h.end)):
         sentence = sentences.index_of(hit.start)
         if sentence not in vetoed:
-            out.append(ConceptHit(hit.tag.key, hit.start, hit.end, hit.pos, sentence))
+            surface = text[hit.start : hit.end].lower()
+            out.append(ConceptHit(hit.tag.key, hit.start, hit.end, hit.pos, sentence, surface))
     return out
 
 
@@ -190,14 +201,22 @@ def _occurrences(rule: Rule, hits: list[ConceptHit]) -> Iterator[list[ConceptHit
 
 
 def _cover(rule: Rule, hits: list[ConceptHit]) -> list[ConceptHit] | None:
-    """One hit per group of the rule, or None if a group has none."""
+    """One hit per group of the rule (``distinct`` different ones for the last group),
+    or None if a group has too few."""
     chosen = []
-    for group in rule.groups:
+    for group in rule.groups[:-1]:
         hit = next((h for h in hits if h.concept in group), None)
         if hit is None:
             return None
         chosen.append(hit)
-    return chosen
+    last = rule.groups[-1]
+    named: dict[str, ConceptHit] = {}
+    for hit in hits:
+        if hit.concept in last:
+            named.setdefault(_key_of(hit), hit)
+            if len(named) >= rule.distinct:
+                return chosen + list(named.values())
+    return None
 
 
 class _Title(NamedTuple):
@@ -214,7 +233,7 @@ def _title_rule(topic: Topic, title: _Title, excluded_forms: frozenset[str]) -> 
         return None
     masks = [(h.start, h.end) for h in title.hits if h.tag.kind == "mask"]
     pool = [
-        ConceptHit(h.tag.key, h.start, h.end, h.pos, 0)
+        ConceptHit(h.tag.key, h.start, h.end, h.pos, 0, title.text[h.start : h.end].lower())
         for h in title.hits
         if h.tag.kind == "concept"
         and not any(s < h.end and h.start < e for s, e in masks)
