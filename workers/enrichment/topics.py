@@ -228,7 +228,7 @@ class _Title(NamedTuple):
 
 
 def _title_rule(topic: Topic, title: _Title, excluded_forms: frozenset[str]) -> Rule | None:
-    """The heaviest rule that the title holds on its own, as if it were one sentence."""
+    """The heaviest rule that the title holds on its own (as one sentence)."""
     if not title.hits or not topic.rules or any(h.tag.kind == "veto" for h in title.hits):
         return None
     masks = [(h.start, h.end) for h in title.hits if h.tag.kind == "mask"]
@@ -240,7 +240,8 @@ def _title_rule(topic: Topic, title: _Title, excluded_forms: frozenset[str]) -> 
         and surface_key(title.text[h.start : h.end]) not in excluded_forms
     ]
     pool += [h._replace(sentence=0) for h in title.entity_hits]
-    held = [rule for rule in topic.rules if _cover(rule, pool) is not None]
+    # rules that need a title about the topic (if_title) cannot be met by the title alone
+    held = [r for r in topic.rules if not r.if_title and next(_occurrences(r, pool), None)]
     return max(held, key=lambda rule: rule.weight, default=None)
 
 
