@@ -10,10 +10,9 @@ once, with its stage and typed reason; the workers keep running.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import brotli
@@ -23,6 +22,7 @@ import redis
 from schemas import DeadLetter, Document, FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
+from tests.support.processes import supervised, wait_until
 from tests.support.streams import read_stream
 from workers.keys import Keys
 from workers.registry.store import FeedRegistry
@@ -59,8 +59,6 @@ def hostile_feed(base: str, port: int) -> str:
 @pytest.fixture
 def services(settings: Settings, tmp_path: Path) -> Iterator[Supervisor]:
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
         "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1",
         # Give up at the first failure, so that transient ones are dead-lettered now.
         "NEWSWIRE_MAX_RETRIES": "0",
@@ -68,23 +66,10 @@ def services(settings: Settings, tmp_path: Path) -> Iterator[Supervisor]:
         "NEWSWIRE_ARTICLE_MAX_BYTES": str(2**20),
         "NEWSWIRE_HOST_MIN_INTERVAL_SECONDS": "0",
     }
-    supervisor = Supervisor(env, log_dir=tmp_path / "logs")
-    supervisor.start("worker", worker_command("all", settings, concurrency=2))
-    supervisor.start("beat", beat_command(settings))
-    yield supervisor
-    supervisor.stop()
-    for log in sorted((tmp_path / "logs").glob("*.log")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until(condition: Callable[[], bool], supervisor: Supervisor, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert not supervisor.dead(), f"{supervisor.dead()} exited"
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    with supervised(env, tmp_path / "logs") as supervisor:
+        supervisor.start("worker", worker_command("all", settings, concurrency=2))
+        supervisor.start("beat", beat_command(settings))
+        yield supervisor
 
 
 def endless() -> Iterator[bytes]:

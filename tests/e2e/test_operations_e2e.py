@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas import FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
+from tests.support.processes import supervised, wait_until
 from workers.keys import Keys
 from workers.registry.store import FeedRegistry
 from workers.runtime.supervisor import Supervisor, beat_command, worker_command
@@ -58,29 +59,14 @@ def host(settings: Settings, tmp_path: Path) -> Iterator[Host]:
     """One worker for all queues with its metrics endpoint, and beat; logs as JSON."""
     metrics_port = free_port()
     env = {
-        **os.environ,
         "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1",
         "NEWSWIRE_LOG_FORMAT": "json",
         "NEWSWIRE_METRICS_PORT": str(metrics_port),
-        "PYTHONPATH": str(REPO_ROOT),
     }
-    supervisor = Supervisor(env, log_dir=tmp_path / "logs")
-    supervisor.start("worker", worker_command("all", settings, concurrency=2))
-    supervisor.start("beat", beat_command(settings))
-    yield Host(supervisor, metrics_port, tmp_path / "logs")
-    supervisor.stop()
-    for log in sorted((tmp_path / "logs").glob("*.log")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until(condition: Callable[[], bool], supervisor: Supervisor, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert not supervisor.dead(), f"{supervisor.dead()} exited"
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    with supervised(env, tmp_path / "logs") as supervisor:
+        supervisor.start("worker", worker_command("all", settings, concurrency=2))
+        supervisor.start("beat", beat_command(settings))
+        yield Host(supervisor, metrics_port, tmp_path / "logs")
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -3,9 +3,8 @@ Celery worker and beat processes and a real Redis. No eager mode, no fakes."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import redis
 from schemas import DeadLetter, Document, FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
+from tests.support.processes import supervised, wait_until
 from tests.support.streams import read_stream
 from workers.keys import Keys
 from workers.registry.store import FeedRegistry
@@ -38,24 +38,11 @@ def feed_xml(base: str) -> str:
 @pytest.fixture
 def services(settings: Settings, tmp_path: Path) -> Iterator[Supervisor]:
     """One worker for all queues, and beat ticking every second."""
-    env = {**os.environ, "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    supervisor = Supervisor(env, log_dir=tmp_path / "logs")
-    supervisor.start("worker", worker_command("all", settings, concurrency=2))
-    supervisor.start("beat", beat_command(settings))
-    yield supervisor
-    supervisor.stop()
-    for log in sorted((tmp_path / "logs").glob("*.log")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until(condition: Callable[[], bool], supervisor: Supervisor, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert not supervisor.dead(), f"{supervisor.dead()} exited"
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    env = {"NEWSWIRE_DISPATCH_EVERY_SECONDS": "1"}
+    with supervised(env, tmp_path / "logs") as supervisor:
+        supervisor.start("worker", worker_command("all", settings, concurrency=2))
+        supervisor.start("beat", beat_command(settings))
+        yield supervisor
 
 
 def test_feed_to_stream(

@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ import redis
 from schemas import Document, FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
+from tests.support.processes import supervised, wait_until
 from tests.support.streams import read_stream
 from workers.keys import Keys
 from workers.registry.store import FeedRegistry
@@ -78,31 +79,16 @@ def amqp_url(key_prefix: str) -> Iterator[str]:
 def services(settings: Settings, amqp_url: str, tmp_path: Path) -> Iterator[Supervisor]:
     """Fetch and process workers apart, as on separate hosts, and beat, all on RabbitMQ."""
     env = {
-        **os.environ,
         "NEWSWIRE_BROKER_URL": amqp_url,
         "NEWSWIRE_DISPATCH_EVERY_SECONDS": "1",
         "NEWSWIRE_RETRY_BACKOFF_SECONDS": "1",
         "NEWSWIRE_HOST_PENALTY_SECONDS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
     }
-    supervisor = Supervisor(env, log_dir=tmp_path / "logs")
-    supervisor.start("worker-fetch", worker_command("fetch", settings, concurrency=4))
-    supervisor.start("worker-process", worker_command("process", settings, concurrency=1))
-    supervisor.start("beat", beat_command(settings))
-    yield supervisor
-    supervisor.stop()
-    for log in sorted((tmp_path / "logs").glob("*.log")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until(condition: Callable[[], bool], supervisor: Supervisor, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert not supervisor.dead(), f"{supervisor.dead()} exited"
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    with supervised(env, tmp_path / "logs") as supervisor:
+        supervisor.start("worker-fetch", worker_command("fetch", settings, concurrency=4))
+        supervisor.start("worker-process", worker_command("process", settings, concurrency=1))
+        supervisor.start("beat", beat_command(settings))
+        yield supervisor
 
 
 def feed_xml(base: str) -> str:
