@@ -35,7 +35,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+    # everysec: the suite's many small writes stay fast. Tests of durability start
+    # servers of their own with appendfsync always.
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendfsync="everysec") as server:
         yield server.url
 
 
@@ -54,6 +56,8 @@ def settings(
     monkeypatch.setenv("NEWSWIRE_FETCH_ALLOWLIST", LOOPBACK_ALLOWLIST)
     monkeypatch.setenv("NEWSWIRE_KEY_PREFIX", key_prefix)
     monkeypatch.setenv("NEWSWIRE_DATA_DIR", str(tmp_path / "data"))
+    # The suite's Redis fsyncs every second (see redis_url): workers must accept it.
+    monkeypatch.setenv("NEWSWIRE_REDIS_FSYNC", "everysec")
     get_settings.cache_clear()
     reset_clients()
     yield get_settings()

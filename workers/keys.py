@@ -118,6 +118,10 @@ class Keys:
         """How many times a stage has started on a document (for poison pills)."""
         return f"{self.prefix}:deliveries:{stage}:{doc_id}"
 
+    def given_up(self, task_id: str) -> str:
+        """Marker of a task message already dead-lettered: a redelivery of it is dropped."""
+        return f"{self.prefix}:given-up:{task_id}"
+
     # --- politeness (per host, shared by every worker) ------------------------------------
     def host_leases(self, host: str) -> str:
         """Sorted set: lease token -> start (ms) of each request in flight to the host."""
@@ -161,6 +165,11 @@ class Keys:
     def celery_unacked(self) -> str:
         """Hash of messages delivered to a worker and not acknowledged yet."""
         return f"{self.celery_prefix}unacked"
+
+    @property
+    def lag_check_lock(self) -> str:
+        """Held for one check interval by the dispatcher that checks consumer groups' lag."""
+        return f"{self.prefix}:lag-check"
 
 
 def seen_field(doc_id: str) -> bytes:

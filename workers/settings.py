@@ -59,6 +59,23 @@ class Settings(BaseSettings):
         description="Cap of the list sink (LTRIM): beyond it the oldest unpopped items are "
         "dropped.",
     )
+    redis_fsync: Literal["always", "everysec"] = Field(
+        default="always",
+        description="AOF fsync policy the workers require of Redis (checked at start-up; the "
+        "embedded Redis runs with it). always: Redis replies, to writers and to stream readers, "
+        "only once the write is on disk. everysec: up to about 2 s of acknowledged writes may "
+        "be lost if the machine (not only Redis) crashes.",
+    )
+    stream_lag_alert_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="A consumer group whose unread backlog exceeds this share of a stream's cap "
+        "is reported in the workers' log before trimming drops entries it has not read.",
+    )
+    stream_lag_check_seconds: int = Field(
+        default=60, ge=1, description="How often the dispatcher checks consumer groups' lag."
+    )
 
     # --- Seeds ---------------------------------------------------------------------------
     seeds_dir: Path = Field(
@@ -197,8 +214,9 @@ class Settings(BaseSettings):
     )
     inflight_ttl_seconds: int = Field(
         default=6 * 3600,
-        ge=60,
-        description="An entry in flight is not enqueued again for this long.",
+        ge=5,
+        description="An entry in flight is not enqueued again for this long; after it, a poll "
+        "that lists the entry sends it again unless it was published or dead-lettered.",
     )
     max_retries: int = Field(default=5, ge=0, description="Retries of a transient failure.")
     max_deliveries: int = Field(
@@ -214,7 +232,15 @@ class Settings(BaseSettings):
     process_time_limit: float = Field(default=90.0, gt=0, description="process_article hard limit.")
     fetch_time_limit: float = Field(default=120.0, gt=0, description="poll/fetch hard limit.")
     visibility_timeout: int = Field(
-        default=3600, ge=60, description="Broker redelivers an unacknowledged task after this."
+        default=3600,
+        ge=5,
+        description="Broker redelivers a task still unacknowledged this long after delivery "
+        "(a worker died holding it); must exceed any retry delay plus the longest time limit.",
+    )
+    unacked_restore_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often each worker looks for tasks whose visibility timeout expired.",
     )
 
     # --- Dedup and updates -----------------------------------------------------------------
@@ -300,14 +326,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_double_delivery(self) -> Settings:
         # kombu's Redis transport redelivers any task still unacknowledged after the
-        # visibility timeout: a longer task or retry delay would run twice.
-        longest = max(
-            self.process_time_limit, self.fetch_time_limit, self.retry_backoff_max_seconds
-        )
+        # visibility timeout, counted from delivery: a task held for its retry delay
+        # (an ETA the worker keeps in memory) and then run to its time limit must be
+        # acknowledged before that, or a second worker runs it too.
+        longest = self.retry_backoff_max_seconds + self.longest_time_limit
         if longest >= self.visibility_timeout:
             raise ValueError(
-                f"visibility_timeout ({self.visibility_timeout}s) must exceed the longest task "
-                f"time limit or retry delay ({longest:g}s), or tasks would run twice"
+                f"visibility_timeout ({self.visibility_timeout}s) must exceed the longest retry "
+                f"delay plus the longest task time limit ({self.retry_backoff_max_seconds:g}s + "
+                f"{self.longest_time_limit:g}s), or tasks would run twice"
             )
         if self.max_deliveries <= self.max_retries:
             raise ValueError("max_deliveries must exceed max_retries (each retry is a delivery)")
@@ -316,6 +343,10 @@ class Settings(BaseSettings):
         if self.poll_min_interval_seconds > self.poll_max_interval_seconds:
             raise ValueError("poll_min_interval_seconds must not exceed poll_max_interval_seconds")
         return self
+
+    @property
+    def longest_time_limit(self) -> float:
+        return max(self.process_time_limit, self.fetch_time_limit)
 
     @property
     def effective_process_concurrency(self) -> int:

@@ -141,3 +141,37 @@ def test_publication_records_the_entry_guid(redis_client: redis.Redis, keys: Key
     # The GUID is per feed: the same GUID in another feed names nothing.
     [elsewhere] = SeenStore(redis_client, keys).guid_records([EntryKey("g", "urn:article:1", 0)])
     assert elsewhere is None
+
+
+def test_a_task_is_dead_lettered_once_however_often_it_comes_back(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """A message redelivered after its worker died between giving up and acknowledging
+    (or requeued by a hard time limit) is not dead-lettered twice."""
+    sink = DeadLetterSink(redis_client, keys, maxlen=1000)
+    record = dead_letter_for(
+        HttpStatusError("gone", status=404), stage="fetch", task_name="t", task_args={},
+        attempts=1, doc_id=DOC_ID,
+    )  # fmt: skip
+    assert not sink.given_up("task-1")
+    assert sink.record(record, task_id="task-1", marker_ttl=60) is not None
+    assert sink.record(record, task_id="task-1", marker_ttl=60) is None
+    assert sink.given_up("task-1")
+    assert redis_client.xlen(keys.deadletter_stream) == 1
+    assert 0 < int(redis_client.ttl(keys.given_up("task-1"))) <= 60
+    assert sink.record(record) is not None  # without a task id: no marker, recorded again
+    assert redis_client.xlen(keys.deadletter_stream) == 2
+
+
+def test_published_since_tells_a_late_duplicate_message_from_new_work(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """A process message for an entry discovered before the document's publication is a
+    duplicate of work done; one discovered after it (a re-fetch) is new work."""
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    seen = SeenStore(redis_client, keys)
+    published_at = datetime.now(UTC).timestamp()
+    assert not seen.published_since(DOC_ID, published_at - 60)
+    publisher.publish(document(), now=published_at)
+    assert seen.published_since(DOC_ID, published_at - 60)
+    assert not seen.published_since(DOC_ID, published_at + 120)

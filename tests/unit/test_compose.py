@@ -58,6 +58,7 @@ def test_redis_keeps_an_append_only_file_and_never_evicts(compose: dict[str, Any
     redis = compose["services"]["redis"]
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
+    assert "--appendfsync always" in command  # what NEWSWIRE_REDIS_FSYNC requires by default
     assert "--maxmemory-policy noeviction" in command
     assert "healthcheck" in redis
     assert any(volume.endswith(":/data") for volume in redis["volumes"])

@@ -65,6 +65,6 @@ def redis_target(settings: Settings) -> Iterator[str]:
     if running:
         yield running
         return
-    with EmbeddedRedis(data_dir) as server:
+    with EmbeddedRedis(data_dir, appendfsync=settings.redis_fsync) as server:
         click.echo(f"embedded Redis on {server.url} (data in {data_dir})", err=True)
         yield server.url

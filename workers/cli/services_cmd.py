@@ -12,6 +12,7 @@ import click
 
 from workers.cli.common import load_settings, redis_target, setup_logging, use_settings
 from workers.cli.feeds_cmd import sync_file
+from workers.runtime.startup import wait_for_redis_at
 from workers.runtime.supervisor import WORKER_KINDS, Supervisor, beat_command, worker_command
 
 
@@ -55,6 +56,7 @@ def run(feeds_file: Path | None, no_sync: bool, loglevel: str) -> None:
     settings = load_settings()
     with redis_target(settings) as url:
         settings = use_settings(redis_url=url)
+        wait_for_redis_at(url)  # a configured Redis may not be up yet: wait, saying so
         if not no_sync:
             sync_file(feeds_file or settings.seeds_dir / "feeds.yaml")
         supervisor = Supervisor(os.environ)

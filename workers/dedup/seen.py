@@ -29,6 +29,7 @@ import hashlib
 import math
 import struct
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,18 @@ local function prune(key, today, oldest)
   end
   redis.call('HSET', key, '~', today)
 end
+"""
+
+# Claim in-flight markers for ARGV[1] (the claimant): a marker is ours if we set it now
+# or set it before (a claimant that comes back after a crash). Returns the indexes won.
+_CLAIM_INFLIGHT = """
+local won = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) or redis.call('GET', key) == ARGV[1] then
+    won[#won + 1] = i
+  end
+end
+return won
 """
 
 _COMPARE_AND_SET = """
@@ -205,6 +218,15 @@ class EntryKey:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What a poll sends down the pipeline, and how many wanted entries were in flight
+    already (claimed by an earlier poll that may have died before handing them off)."""
+
+    entries: list[FeedEntry]
+    in_flight_elsewhere: int = 0
+
+
+@dataclass(frozen=True)
 class SelectionPolicy:
     """The settings that decide which entries of a feed are new."""
 
@@ -242,10 +264,20 @@ class SeenStore:
         self._redis = client
         self._keys = keys
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self._claim_inflight = client.register_script(_CLAIM_INFLIGHT)
 
     def get(self, doc_id: str) -> SeenRecord | None:
         raw = self._redis.hget(self._keys.seen_bucket(doc_id), seen_field(doc_id))
         return None if raw is None else SeenRecord.decode(cast(bytes, raw))
+
+    def published_since(self, doc_id: str, moment: float) -> bool:
+        """Whether the document was published (or confirmed) at or after `moment`."""
+        record = self.get(doc_id)
+        return (
+            record is not None
+            and record.status == "published"
+            and (record.published_minute or 0) * 60 >= moment
+        )
 
     def get_many(self, doc_ids: Sequence[str]) -> list[SeenRecord | None]:
         pipe = self._redis.pipeline(transaction=False)
@@ -273,8 +305,9 @@ class SeenStore:
         now: float,
         policy: SelectionPolicy,
         feed_is_new: bool = False,
-    ) -> list[FeedEntry]:
-        """The entries to send down the pipeline, each claimed in flight.
+        owner: str | None = None,
+    ) -> Selection:
+        """The entries to send down the pipeline, each claimed in flight (by `owner`).
 
         New articles, and published ones whose feed entry says they were
         updated after we published them (at most `max_refetches` times). An
@@ -283,6 +316,7 @@ class SeenStore:
         A feed that never gave entries gives all it lists; after that, an
         unknown entry dated before the TTL is taken for one whose record was
         pruned while its feed did not change (a sleeping feed), not for news.
+        Wanted entries that another claimant holds in flight are only counted.
         """
         today = day_number(now)
         entries = self._resolve_guids(entries)
@@ -294,15 +328,27 @@ class SeenStore:
                 chosen.setdefault(entry.doc_id, entry)
         listed = [(e, r) for e, r in zip(entries, records, strict=True) if e.doc_id not in chosen]
         self._touch(listed, today, policy)
-        claimed = self.claim_inflight(list(chosen), policy.inflight_ttl_seconds)
-        return [chosen[doc_id] for doc_id in claimed]
+        claimed = self.claim_inflight(list(chosen), policy.inflight_ttl_seconds, owner=owner)
+        return Selection([chosen[doc_id] for doc_id in claimed], len(chosen) - len(claimed))
 
-    def claim_inflight(self, doc_ids: list[str], ttl_seconds: int) -> list[str]:
-        """Mark ids as in flight; returns those that were not already (SET NX)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for doc_id in doc_ids:
-            pipe.set(self._keys.inflight(doc_id), b"1", nx=True, ex=ttl_seconds)
-        return [d for d, fresh in zip(doc_ids, pipe.execute(), strict=True) if fresh]
+    def claim_inflight(
+        self, doc_ids: list[str], ttl_seconds: int, *, owner: str | None = None
+    ) -> list[str]:
+        """Mark ids as in flight; returns those not claimed before by anyone but `owner`.
+
+        The same owner claiming again (a poll task redelivered after its worker died)
+        gets its ids back; without an owner every call is a claimant of its own.
+        """
+        if not doc_ids:
+            return []
+        claimant = owner or uuid.uuid4().hex
+        won = cast(
+            list[int],
+            self._claim_inflight(
+                keys=[self._keys.inflight(d) for d in doc_ids], args=[claimant, ttl_seconds]
+            ),
+        )
+        return [doc_ids[i - 1] for i in won]
 
     def release_inflight(self, doc_id: str) -> None:
         self._redis.delete(self._keys.inflight(doc_id))

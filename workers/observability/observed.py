@@ -11,7 +11,7 @@ import logging
 from schemas import DeadLetter, Document
 from workers.dedup.seen import EntryKey
 from workers.observability.metrics import get_metrics
-from workers.polling.poll import FeedPoller, PollResult
+from workers.polling.poll import FeedPoller, Handoff, PollResult
 from workers.publishing.deadletter import DeadLetterSink
 from workers.publishing.streams import PublishResult, StreamPublisher
 
@@ -21,8 +21,15 @@ _ROUTINE_POLLS = frozenset({"not_modified", "no_new_entries", "unchanged", "defe
 
 
 class ObservedPoller(FeedPoller):
-    def poll(self, feed_id: str, *, now: float) -> PollResult:
-        result = super().poll(feed_id, now=now)
+    def poll(
+        self,
+        feed_id: str,
+        *,
+        now: float,
+        owner: str | None = None,
+        handoff: Handoff | None = None,
+    ) -> PollResult:
+        result = super().poll(feed_id, now=now, owner=owner, handoff=handoff)
         observe_poll(result)
         return result
 
@@ -37,9 +44,12 @@ class ObservedPublisher(StreamPublisher):
 
 
 class ObservedDeadLetterSink(DeadLetterSink):
-    def record(self, dead: DeadLetter) -> str:
-        entry_id = super().record(dead)
-        observe_dead_letter(dead)
+    def record(
+        self, dead: DeadLetter, *, task_id: str | None = None, marker_ttl: int = 86400
+    ) -> str | None:
+        entry_id = super().record(dead, task_id=task_id, marker_ttl=marker_ttl)
+        if entry_id is not None:  # None: that task was dead-lettered already
+            observe_dead_letter(dead)
         return entry_id
 
 

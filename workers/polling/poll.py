@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from schemas import FeedEntry, FeedRef
-from workers.dedup.seen import SeenStore, SelectionPolicy
+from workers.dedup.seen import SeenStore, Selection, SelectionPolicy
 from workers.errors import (
     HostBusy,
     HttpStatusError,
@@ -79,9 +80,22 @@ def check_feed_move_target(url: str, policy: AddressPolicy | None = None) -> Non
     (policy or AddressPolicy()).check_url(url)
 
 
+# Sends the entries chosen by a poll down the pipeline; called before the feed's new
+# state is saved (see workers/tasks/poll.py).
+Handoff = Callable[[list[FeedEntry]], None]
+
+
 def is_host_busy(exc: NewswireError) -> bool:
     """The per-host politeness limit deferred the request: not the feed's fault."""
     return isinstance(exc, HostBusy)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """Who claims a poll's new entries, and where they go once claimed."""
+
+    owner: str | None
+    handoff: Handoff | None
 
 
 @dataclass
@@ -91,6 +105,7 @@ class _Outcome:
     problems: list[str] = field(default_factory=list)
     rejected: list[ItemProblem] = field(default_factory=list)
     moved: bool = False
+    unsettled: bool = False  # wanted entries in flight elsewhere: do not remember this body
 
 
 class FeedPoller:
@@ -112,7 +127,17 @@ class FeedPoller:
         self._cfg = schedule.ScheduleConfig.from_settings(settings)
         self._rng = rng or random.Random()
 
-    def poll(self, feed_id: str, *, now: float) -> PollResult:
+    def poll(
+        self,
+        feed_id: str,
+        *,
+        now: float,
+        owner: str | None = None,
+        handoff: Handoff | None = None,
+    ) -> PollResult:
+        """Poll a feed once. New entries are claimed in flight by `owner` and given to
+        `handoff` before the feed's state is saved, so that a crash in between makes
+        the same owner's next try find and hand off the same entries."""
         record = self._registry.get(feed_id)
         if record is None:
             return PollResult(feed_id, "unknown")
@@ -124,7 +149,7 @@ class FeedPoller:
         error: NewswireError | None = None
         outcome = _Outcome("error")
         try:
-            outcome = self._poll_once(record, state, now)
+            outcome = self._poll_once(record, state, now, _Claim(owner, handoff))
         except NewswireError as exc:
             if is_host_busy(exc):
                 return self._defer(feed_id, exc, now)
@@ -144,17 +169,21 @@ class FeedPoller:
         )
 
     # --- one request -----------------------------------------------------------------------
-    def _poll_once(self, record: FeedRecord, state: FeedState, now: float) -> _Outcome:
+    def _poll_once(
+        self, record: FeedRecord, state: FeedState, now: float, claim: _Claim
+    ) -> _Outcome:
         response = self._http.get(
             record.url,
             max_bytes=self._settings.feed_max_bytes,
             headers=_conditional_headers(state),
         )
-        outcome = self._read_body(record, state, response, now)
+        outcome = self._read_body(record, state, response, now, claim)
         # Validators only after the body was read and parsed: a broken body must not
-        # be answered with 304s (and counted a success) from now on.
-        state.etag = response.headers.get("etag", state.etag)
-        state.last_modified = response.headers.get("last-modified", state.last_modified)
+        # be answered with 304s (and counted a success) from now on; nor a body whose
+        # wanted entries are still in flight, possibly for a poll that died.
+        if not outcome.unsettled:
+            state.etag = response.headers.get("etag", state.etag)
+            state.last_modified = response.headers.get("last-modified", state.last_modified)
         max_age = schedule.cache_max_age(response.headers.get("cache-control"))
         if response.status != 304 or max_age is not None:
             state.max_age_seconds = max_age  # a bare 304 keeps what the last 200 said
@@ -163,7 +192,12 @@ class FeedPoller:
         return outcome
 
     def _read_body(
-        self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
+        self,
+        record: FeedRecord,
+        state: FeedState,
+        response: HttpResponse,
+        now: float,
+        claim: _Claim,
     ) -> _Outcome:
         if response.status == 304:
             return _Outcome("not_modified")
@@ -172,12 +206,22 @@ class FeedPoller:
             # The server ignored our validators but sent the same bytes: skip parsing.
             return _Outcome("unchanged")
         entries, rejected = self._parse(record, state, response, now)
-        state.body_hash = body_hash
-        fresh = self._select_new(entries, now, feed_is_new=state.entries_total == 0)
+        selection = self._select_new(
+            entries, now, feed_is_new=state.entries_total == 0, owner=claim.owner
+        )
+        fresh = selection.entries
+        if fresh and claim.handoff is not None:
+            claim.handoff(fresh)
+        unsettled = selection.in_flight_elsewhere > 0
+        if not unsettled:
+            # Remembered only when every wanted entry went down the pipeline: while some
+            # are in flight for another poll, the next polls parse the feed again and
+            # take them over once their claim expires, should that poll have died.
+            state.body_hash = body_hash
         state.entries_total += len(fresh)
         self._learn_rate(state, entries, fresh, now)
         status = "new_entries" if fresh else "no_new_entries"
-        return _Outcome(status, fresh, [p.text for p in rejected], rejected)
+        return _Outcome(status, fresh, [p.text for p in rejected], rejected, unsettled=unsettled)
 
     def _parse(
         self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
@@ -197,11 +241,13 @@ class FeedPoller:
         return entries, problems
 
     def _select_new(
-        self, entries: list[FeedEntry], now: float, *, feed_is_new: bool
-    ) -> list[FeedEntry]:
+        self, entries: list[FeedEntry], now: float, *, feed_is_new: bool, owner: str | None
+    ) -> Selection:
         """New entries and updated ones to fetch again, claimed (the seen-set decides)."""
         policy = SelectionPolicy.from_settings(self._settings)
-        return self._seen.select_new(entries, now=now, policy=policy, feed_is_new=feed_is_new)
+        return self._seen.select_new(
+            entries, now=now, policy=policy, feed_is_new=feed_is_new, owner=owner
+        )
 
     @staticmethod
     def _learn_rate(

@@ -53,10 +53,12 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A redis-server child process bound to loopback, with AOF on.
 
-    Use as a context manager; `url` is valid once started.
+    `appendfsync` "always" (the default, as the setting NEWSWIRE_REDIS_FSYNC) makes
+    Redis answer only once a write is on disk. Use as a context manager; `url` is
+    valid once started.
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, appendfsync: str = "everysec"):
+    def __init__(self, data_dir: Path, *, port: int | None = None, appendfsync: str = "always"):
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.appendfsync = appendfsync
@@ -109,8 +111,8 @@ class EmbeddedRedis:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.poll() is not None:
                     raise StoreUnavailable(
-                        f"embedded redis-server exited with code {self._process.returncode}; "
-                        f"see {self.log_file}"
+                        f"embedded redis-server exited with code {self._process.returncode}: "
+                        f"{self.last_log_lines()} (see {self.log_file})"
                     )
                 try:
                     # While the AOF loads, PING answers with a LOADING error.
@@ -122,6 +124,16 @@ class EmbeddedRedis:
             client.close()
         self.stop()
         raise StoreUnavailable(f"embedded redis-server not ready after {_START_TIMEOUT_SECONDS}s")
+
+    def last_log_lines(self, count: int = 3) -> str:
+        """The server's last words (why it refused to start: a corrupt AOF, a busy port...)."""
+        try:
+            lines = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return "no log"
+        # Lines look like "pid:role dd Mon yyyy hh:mm:ss.mmm # message".
+        messages = [line.split(" # ", 1)[-1].split(" * ", 1)[-1] for line in lines if line.strip()]
+        return " / ".join(messages[-count:])
 
     def stop(self) -> None:
         """Shut the server down cleanly (the AOF is fsynced), killing it if it hangs."""

@@ -1,11 +1,18 @@
-"""Beat's tick: claim the feeds that are due and send one poll task each."""
+"""Beat's tick: claim the feeds that are due and send one poll task each.
+
+Now and then (once per `stream_lag_check_seconds`, whichever dispatcher gets
+there first) the tick also checks the consumer groups of the output streams and
+logs those about to lose entries to trimming, or that lost some.
+"""
 
 from __future__ import annotations
 
 import time
 
 from workers.app import app
-from workers.services import get_services
+from workers.evaluation.devset import topic_ids
+from workers.publishing.lag import check_lag, newswire_streams
+from workers.services import Services, get_services
 from workers.tasks import DISPATCH_DUE_FEEDS, POLL_FEED
 
 
@@ -21,4 +28,18 @@ def dispatch_due_feeds() -> int:
     )
     for feed_id in list(claimed):
         app.send_task(POLL_FEED, args=[feed_id])
+    _check_lag_now_and_then(services)
     return len(claimed)
+
+
+def _check_lag_now_and_then(services: Services) -> None:
+    settings = services.settings
+    if services.redis.set(
+        services.keys.lag_check_lock, "1", nx=True, ex=settings.stream_lag_check_seconds
+    ):
+        check_lag(
+            services.redis,
+            newswire_streams(services.keys, topic_ids(settings.seeds_dir)),
+            maxlen=settings.stream_maxlen,
+            alert_fraction=settings.stream_lag_alert_fraction,
+        )

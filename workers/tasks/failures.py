@@ -12,19 +12,35 @@ killed by a poison page, a hard time limit) is counted by delivery and
 dead-lettered with reason poison once it exceeds `max_deliveries`.
 HostBusy (the host's politeness limit has no slot) is no failure: the task is
 sent again for when a slot is expected, spending neither a retry nor a delivery.
+
+Giving up is recorded once per task message (see DeadLetterSink.record): a
+message that comes back after it was given up (its worker died before the
+acknowledgement, or a hard time limit requeued it) is dropped at once.
+
+Celery drops the message of a task that raises, and of a retry it could not
+send. When Redis itself is out (connection refused or reset, loading, out of
+memory), nothing can be recorded and nothing is wrong with the document; nor
+is anything when our own configuration is at fault (ConfigurationError):
+`requeue_on_outage` turns those failures into Reject(requeue=True), so the
+message goes back to its queue, or, if Redis cannot even take it back, stays
+unacknowledged and is redelivered after the visibility timeout.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
+import redis
 from celery import Task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 
 from schemas import FeedEntry
@@ -34,14 +50,112 @@ from workers.errors import (
     HostBusy,
     PermanentError,
     SchemaViolation,
+    StoreUnavailable,
     TransientError,
 )
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import get_services
+from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+# Redis (broker and store) unreachable or unable to write: not the document's fault.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    OperationalError,
+    StoreUnavailable,
+)
+# Failures that are not the message's: it goes back to its queue, never dropped.
+REQUEUED_ERRORS: tuple[type[Exception], ...] = (*OUTAGE_ERRORS, ConfigurationError)
+# Pause before a requeued message is taken again, so an outage is not a busy loop.
+OUTAGE_PAUSE_SECONDS = 1.0
+
+_STAGE_OF_TASK: dict[str, Stage] = {FETCH_ARTICLE: "fetch", PROCESS_ARTICLE: "process"}
+
+
+def requeue_on_outage(task_body: Callable[P, T]) -> Callable[P, T]:
+    """Decorate a task body: a Redis outage returns its message to the queue, never drops it."""
+
+    @functools.wraps(task_body)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return task_body(*args, **kwargs)
+        except Reject as exc:
+            # Task.retry rejects without requeue when it cannot send the retry.
+            if exc.requeue or not isinstance(exc.reason, OUTAGE_ERRORS):
+                raise
+            _pause_before_requeue(task_body.__name__, exc.reason)
+            raise Reject(exc.reason, requeue=True) from exc
+        except REQUEUED_ERRORS as exc:
+            _pause_before_requeue(task_body.__name__, exc)
+            raise Reject(exc, requeue=True) from exc
+
+    return guarded
+
+
+def _pause_before_requeue(name: str, exc: BaseException) -> None:
+    what = "configuration error" if isinstance(exc, ConfigurationError) else "Redis unavailable"
+    log.warning("%s: %s (%s); message returned to its queue", name, what, exc)
+    time.sleep(OUTAGE_PAUSE_SECONDS)
+
+
+class StageTask(Task):  # type: ignore[misc]  # celery ships no type hints
+    """Base of the document stage tasks (fetch, process): a hard time limit is dead-lettered.
+
+    Celery kills the pool child and calls on_failure in the worker's main process,
+    then requeues the message (acks_on_timeout is off); the record, made once for
+    the task id, makes that next delivery a no-op.
+    """
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        try:
+            _record_hard_time_limit(self, exc, task_id, list(args), dict(kwargs))
+        except Exception:
+            # The requeued message will count as one more delivery, up to poison.
+            log.exception("%s[%s]: could not dead-letter its hard time limit", self.name, task_id)
+
+
+def _record_hard_time_limit(
+    task: Task, exc: TimeLimitExceeded, task_id: str, args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    services = get_services()
+    stage = _STAGE_OF_TASK.get(task.name)
+    entry = FeedEntry.model_validate(args[0]) if args else None
+    if stage is None or entry is None:
+        return
+    payload: dict[str, Any] = {"entry": args[0], **kwargs}
+    deliveries = services.redis.get(services.keys.delivery_count(entry.doc_id, stage))
+    record = dead_letter_for(
+        PermanentError(
+            f"{stage} of {entry.doc_id} exceeded its hard time limit ({exc}); "
+            "its worker process was killed",
+            reason="time_limit",
+        ),
+        stage=stage,
+        task_name=task.name,
+        task_args=payload,
+        attempts=max(1, int(deliveries or 1)),
+        doc_id=entry.doc_id,
+        feed_id=entry.feed.id,
+        url=entry.url,
+    )
+    services.deadletters.record(record, task_id=task_id, marker_ttl=_marker_ttl())
+    services.redis.delete(services.keys.delivery_count(entry.doc_id, stage))
+
+
+def _marker_ttl() -> int:
+    """Long enough to span every redelivery after a visibility timeout."""
+    settings = get_services().settings
+    return settings.visibility_timeout * (settings.max_deliveries + 2)
 
 
 def retry_delay(retries: int, *, base: float, cap: float, retry_after: float | None) -> float:
@@ -63,7 +177,11 @@ def run_stage(
     """Run a stage's work; on failure retry or dead-letter. Returns None when given up."""
     services = get_services()
     context = _FailureContext(task, stage, payload, doc_id, feed_id, url)
-    deliveries = _count_delivery(context)
+    deliveries, given_up = _count_delivery(context)
+    if given_up:
+        log.info("%s[%s]: dead-lettered already; message dropped", task.name, task.request.id)
+        context.uncount_delivery()
+        return None
     if deliveries > services.settings.max_deliveries:
         # Each earlier delivery died without finishing (killed worker, hard time limit).
         context.give_up(
@@ -78,8 +196,8 @@ def run_stage(
     except HostBusy as exc:
         _requeue_for_host(task, context, exc)
     except ConfigurationError:
-        # Our fault, not the document's: leave the message unacknowledged so it is
-        # redelivered once the configuration is mended, instead of dead-lettering it.
+        # Our fault, not the document's: requeue_on_outage sends the message back to
+        # its queue (redelivered once the configuration is mended), never dead-letters it.
         raise
     except PermanentError as exc:
         context.give_up(exc)
@@ -122,7 +240,7 @@ def entry_of_message(
             doc_id=doc_id if isinstance(doc_id, str) and _DOC_ID.match(doc_id) else None,
             url=url[:2000] if isinstance(url, str) else None,
         )
-        get_services().deadletters.record(record)
+        get_services().deadletters.record(record, task_id=task.request.id, marker_ttl=_marker_ttl())
         return None
 
 
@@ -164,7 +282,9 @@ class _FailureContext:
             feed_id=self.feed_id,
             url=self.url,
         )
-        get_services().deadletters.record(record)
+        get_services().deadletters.record(
+            record, task_id=self.task.request.id, marker_ttl=_marker_ttl()
+        )
         self.forget_deliveries()
 
     def forget_deliveries(self) -> None:
@@ -178,18 +298,24 @@ class _FailureContext:
             get_services().redis.delete(key)
 
 
-def _count_delivery(context: _FailureContext) -> int:
-    """How many times this stage has started on this document, this one included."""
+def _count_delivery(context: _FailureContext) -> tuple[int, bool]:
+    """How many times this stage has started on this document, this one included, and
+    whether this very message was given up already."""
     key = context.delivery_key
-    if key is None:
-        return 1
+    task_id = context.task.request.id
+    if key is None and not task_id:
+        return 1, False
     services = get_services()
     pipe = services.redis.pipeline(transaction=True)
-    pipe.incr(key)
-    # Long enough to span every redelivery after a visibility timeout.
-    pipe.expire(key, services.settings.visibility_timeout * (services.settings.max_deliveries + 2))
-    count, _ = pipe.execute()
-    return int(count)
+    if task_id:
+        pipe.exists(services.keys.given_up(task_id))
+    if key is not None:
+        pipe.incr(key)
+        pipe.expire(key, _marker_ttl())
+    replies = pipe.execute()
+    given_up = bool(replies[0]) if task_id else False
+    count = int(replies[1 if task_id else 0]) if key is not None else 1
+    return count, given_up
 
 
 def _requeue_for_host(task: Task, context: _FailureContext, exc: HostBusy) -> NoReturn:

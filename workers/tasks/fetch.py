@@ -10,10 +10,11 @@ from workers.app import app
 from workers.fetching.article import fetch_article_or_refusal
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
-from workers.tasks.failures import entry_of_message, run_stage
+from workers.tasks.failures import StageTask, entry_of_message, requeue_on_outage, run_stage
 
 
-@app.task(name=FETCH_ARTICLE, bind=True, ignore_result=True)
+@app.task(name=FETCH_ARTICLE, bind=True, ignore_result=True, base=StageTask)
+@requeue_on_outage
 def fetch_article(self: Task, entry_json: dict[str, Any]) -> None:
     services = get_services()
     entry = entry_of_message(self, entry_json, stage="fetch", payload={"entry": entry_json})

@@ -1,15 +1,27 @@
-"""Poll one feed and send one fetch task per new entry."""
+"""Poll one feed and send one fetch task per new entry.
+
+The fetch tasks are sent before the feed's new state (validators, body hash) is
+saved, and the entries are claimed in flight in the name of this poll task: if
+the worker dies anywhere in between, the redelivered poll finds the feed as it
+was, claims the same entries again as their owner and sends them again, instead
+of finding them claimed by a poll that is gone (and skipping them for hours).
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 
+from celery import Task
+
+from schemas import FeedEntry
 from workers.app import app
 from workers.errors import RefusedURL, SchemaViolation
 from workers.polling.poll import PollResult
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import Services, get_services
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
+from workers.tasks.failures import requeue_on_outage
 
 # Items of one poll put on the dead-letter stream at most: a hostile feed of
 # ten thousand javascript: links must not flood it.
@@ -17,9 +29,17 @@ MAX_REJECTED_ITEMS_RECORDED = 20
 
 
 @app.task(name=POLL_FEED, bind=True, ignore_result=True)
-def poll_feed(self: object, feed_id: str) -> int:
+@requeue_on_outage
+def poll_feed(self: Task, feed_id: str) -> int:
     services = get_services()
-    result = services.poller.poll(feed_id, now=time.time())
+
+    def hand_off(entries: list[FeedEntry]) -> None:
+        for entry in entries:
+            app.send_task(FETCH_ARTICLE, args=[entry.model_dump(mode="json")])
+
+    result = services.poller.poll(
+        feed_id, now=time.time(), owner=self.request.id or uuid.uuid4().hex, handoff=hand_off
+    )
     if result.error is not None and result.first_error_of_streak and not result.error.retryable:
         # A feed that stays broken is reported once per streak, not at every poll.
         services.deadletters.record(
@@ -30,11 +50,10 @@ def poll_feed(self: object, feed_id: str) -> int:
                 task_args={"feed_id": feed_id},
                 attempts=1,
                 feed_id=feed_id,
-            )
+            ),
+            task_id=self.request.id,
         )
     _record_rejected_items(services, result)
-    for entry in result.new_entries:
-        app.send_task(FETCH_ARTICLE, args=[entry.model_dump(mode="json")])
     return len(result.new_entries)
 
 

@@ -12,13 +12,13 @@ from schemas import Document, FeedEntry
 from workers.app import app
 from workers.dedup.neardup import mark_near_duplicates
 from workers.dedup.seen import EntryKey
-from workers.errors import EXIT_CONFIG, ConfigurationError
+from workers.errors import EXIT_CONFIG, ConfigurationError, RawContentMissing
 from workers.processing.pipeline import build_document_or_summary, build_summary_document
 from workers.services import Services, get_services
 from workers.services import load_enricher as load_enricher_of
 from workers.settings import get_settings
 from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
-from workers.tasks.failures import entry_of_message, run_stage
+from workers.tasks.failures import StageTask, entry_of_message, requeue_on_outage, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ def load_enricher(sender: Any, **_: object) -> None:
         raise SystemExit(EXIT_CONFIG) from exc
 
 
-@app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True)
+@app.task(name=PROCESS_ARTICLE, bind=True, ignore_result=True, base=StageTask)
+@requeue_on_outage
 def process_article(
     self: Task, entry_json: dict[str, Any], refused_status: int | None = None
 ) -> None:
@@ -56,10 +57,16 @@ def process_article(
         return
 
     def work() -> str:
-        document = mark_near_duplicates(
-            _document(services, entry, refused_status),
-            services.near_duplicates,
-        )
+        try:
+            built = _document(services, entry, refused_status)
+        except RawContentMissing:
+            if services.seen.published_since(entry.doc_id, entry.discovered_at.timestamp()):
+                # A second message for work already done (a redelivery after a worker
+                # died, a fetch done twice): the first one published and dropped the page.
+                log.info("process %s: published already; redelivered message dropped", entry.doc_id)
+                return "duplicate"
+            raise
+        document = mark_near_duplicates(built, services.near_duplicates)
         result = services.publisher.publish(document, entry_key=EntryKey.of(entry))
         services.raw_pages.delete(entry.doc_id)
         return result.status

@@ -1,0 +1,63 @@
+"""Failures of Redis itself never drop a task's message (workers/tasks/failures.py)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from celery.exceptions import Reject
+from kombu.exceptions import OperationalError
+
+from workers.errors import ConfigurationError, StoreUnavailable
+from workers.tasks import failures
+from workers.tasks.failures import requeue_on_outage
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(failures, "OUTAGE_PAUSE_SECONDS", 0.0)
+
+
+def raising(exc: BaseException) -> None:
+    raise exc
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        redis.ConnectionError("Connection refused"),
+        redis.TimeoutError("Timeout reading from socket"),
+        redis.exceptions.OutOfMemoryError("OOM command not allowed"),
+        OperationalError("cannot publish"),
+        StoreUnavailable("cannot publish document"),
+        ConfigurationError("taxonomy file unreadable"),  # ours to mend, not the document's
+    ],
+)
+def test_an_outage_returns_the_message_to_its_queue(outage: Exception) -> None:
+    with pytest.raises(Reject) as rejected:
+        requeue_on_outage(raising)(outage)
+    assert rejected.value.requeue is True
+    assert rejected.value.reason is outage
+
+
+def test_a_retry_celery_could_not_send_is_requeued_not_dropped() -> None:
+    # Task.retry raises Reject(requeue=False) when sending the retry fails.
+    dropped = Reject(OperationalError("broker down"), requeue=False)
+    with pytest.raises(Reject) as rejected:
+        requeue_on_outage(raising)(dropped)
+    assert rejected.value.requeue is True
+
+
+def test_other_failures_pass_through() -> None:
+    for exc in (Reject("no", requeue=False), ValueError("bug")):
+        with pytest.raises(type(exc)) as raised:
+            requeue_on_outage(raising)(exc)
+        assert raised.value is exc
+
+
+def test_the_decorated_task_keeps_its_name_and_result() -> None:
+    def body(value: int) -> int:
+        return value + 1
+
+    guarded = requeue_on_outage(body)
+    assert guarded(1) == 2
+    assert guarded.__name__ == "body"
