@@ -40,12 +40,16 @@ def test_the_broker_redelivers_within_the_settings_bounds(app_module: ModuleType
         retry_backoff_max_seconds=2, process_soft_time_limit=8, process_time_limit=10,
         fetch_time_limit=10,
     )  # fmt: skip
-    options = app_module.transport_options(settings)
+    options = app_module.transport_options(settings, amqp=False)
     assert options["visibility_timeout"] == 20
     assert (options["unacked_restore_interval"], options["unacked_restore_throttle"]) == (1, 1)
     assert options["unacked_mutex_expire"] == 10
     assert options["socket_timeout"] == 30
+    assert app_module.transport_options(settings, amqp=True) == {"confirm_publish": True}
     conf = app_module.create_app(settings).conf
     assert conf.task_annotations[PROCESS_ARTICLE]["time_limit"] == 10
     assert conf.task_time_limit == 10
     assert conf.task_routes[FETCH_ARTICLE] == {"queue": "fetch"}
+    assert conf.broker_transport == "workers.runtime.broker:Transport"
+    rabbit = settings.model_copy(update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"})
+    assert app_module.create_app(rabbit).conf.broker_transport is None  # kombu's amqp
