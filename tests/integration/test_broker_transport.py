@@ -1,9 +1,10 @@
-"""The broker channel survives closing after its transport was detached (workers/runtime/broker.py).
+"""A broker channel detached from its transport fails like a lost connection (broker.py).
 
-kombu 5.7's channel, closed after a lost connection detached its transport, raises
-AttributeError while giving back unacknowledged messages, and Celery lets that
-kill the worker. Ours logs it and closes; the message stays in the unacknowledged
-set, where the visibility-timeout sweep finds it.
+kombu 5.7's channel, once a lost connection detached its transport, raises
+AttributeError from any Redis call: when it closes (giving back unacknowledged
+messages) or acknowledges a message a thread finished. Celery lets that kill the
+worker. Ours raises a connection error, which kombu and Celery handle, and closes
+cleanly; the message stays in the unacknowledged set for the visibility sweep.
 """
 
 from __future__ import annotations
@@ -54,4 +55,20 @@ def test_closing_a_detached_channel(
     else:
         channel.close()
     assert channel.closed
-    assert redis_client.hlen(f"{keys.prefix}:celery:unacked") == 1  # restorable by the sweep
+    assert redis_client.hlen(keys.celery_unacked) == 1  # restorable by the sweep
+
+
+def test_acknowledging_on_a_detached_channel_is_a_connection_error(
+    broker: tuple[str, dict[str, Any]], redis_client: redis.Redis, keys: Keys
+) -> None:
+    """What a stopping threads-pool worker does for tasks that finished meanwhile."""
+    url, options = broker
+    connection = Connection(url, transport=TRANSPORT, transport_options=options)  # type: ignore[no-untyped-call]
+    queue = connection.SimpleQueue("faults")  # type: ignore[no-untyped-call]
+    queue.put({"n": 2})
+    message = queue.get(timeout=5)
+    detach(connection, queue.channel)
+    with pytest.raises(connection.connection_errors):
+        message.ack()
+    assert redis_client.hlen(keys.celery_unacked) == 1
+    queue.channel.close()  # and the worker goes on stopping

@@ -1,35 +1,48 @@
 """The broker transport: kombu's Redis transport, minus one way a lost connection kills a worker.
 
-When Redis goes away, the worker closes its broker channel before reconnecting,
-and closing a channel gives its unacknowledged messages back to their queues.
-With kombu 5.7 that step can find the transport already detached from its
-connection (`'NoneType' object has no attribute 'hostname'`, seen here when
-Redis was killed under load): the AttributeError is not a connection error, so
-Celery does not ignore it, and the worker process exits instead of reconnecting.
+When Redis goes away, the worker closes its broker channel and connection before
+reconnecting (and, when it stops, acknowledges what its threads finished). With
+kombu 5.7 a channel can by then be detached from its transport, and any Redis
+call it makes fails with an AttributeError (`'NoneType' object has no attribute
+'hostname'` or `... 'client'`; seen here when Redis was killed under load).
+Celery ignores connection errors at those places, but not AttributeError: the
+worker process exits instead of reconnecting, or dies while stopping.
 
-Nothing is lost by skipping that step: the messages are still in the broker's
-unacknowledged set, and the visibility-timeout sweep of any worker restores
-them. This channel logs that and finishes closing; everything else is kombu's.
+Here a detached channel raises a connection error instead, which kombu and
+Celery already handle. Nothing is lost: a message whose acknowledgement could
+not be written, or that could not be given back to its queue, is still in the
+broker's unacknowledged set, and the visibility-timeout sweep of any worker
+restores it. Everything else is kombu's.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 log = logging.getLogger(__name__)
 
 
+class DetachedChannel(redis.ConnectionError):
+    """The channel's transport is gone: a connection error, as far as kombu is concerned."""
+
+
 class Channel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        transport = self.connection
+        if transport is None or transport.client is None:
+            raise DetachedChannel("the broker connection of this channel is closed")
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
+
     def close(self) -> None:
         try:
             super().close()  # type: ignore[no-untyped-call]  # kombu's hints are partial
-        except AttributeError as exc:
-            if getattr(self.connection, "client", None) is not None:
-                raise  # not the detached-transport case: a real bug, let it show
+        except DetachedChannel as exc:
             log.warning(
-                "broker connection lost while closing its channel (%s); its unacknowledged "
+                "broker channel closed after its connection (%s); its unacknowledged "
                 "messages will be restored by the visibility-timeout sweep",
                 exc,
             )
