@@ -78,7 +78,8 @@ def test_redis_killed_and_restarted_mid_run_loses_no_acknowledged_document(
     tmp_path: Path,
 ) -> None:
     client = make_redis(own_redis.url)
-    site = NewsSite(http_server, feeds=2, per_feed=50, page_drip_seconds=0.002)
+    # Slow pages (about 2 s each): fetches are in flight when Redis dies, and end after.
+    site = NewsSite(http_server, feeds=2, per_feed=50, page_drip_seconds=0.006)
     services.update(pipeline_services(get_settings(), fault_env(), tmp_path / "logs"))
     for service in services.values():
         service.start()
