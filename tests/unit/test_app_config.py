@@ -32,6 +32,9 @@ def test_at_least_once_json_only_one_message_at_a_time(app_module: ModuleType) -
     assert conf.broker_connection_retry_on_startup
     assert conf.broker_connection_max_retries is None
     assert conf.worker_cancel_long_running_tasks_on_connection_loss
+    # A tick that waited (Redis down) expires instead of bursting after the outage.
+    tick = conf.beat_schedule["dispatch-due-feeds"]
+    assert tick["options"]["expires"] == 2 * tick["schedule"]
 
 
 def test_the_broker_redelivers_within_the_settings_bounds(app_module: ModuleType) -> None:
