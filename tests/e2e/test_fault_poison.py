@@ -214,6 +214,7 @@ def test_runaway_tasks_are_stopped_by_time_limits_and_dead_lettered(
         faults={"page over the soft limit": 1, "child frozen (SIGSTOP) past the hard limit": 1},
         limits_seconds={"soft": 2, "hard": 8},
         dead_letters={"time_limit (soft)": 1, "time_limit (hard)": 1},
+        soft_record=records[soft].message[:160],
         documents_expected=3,
         delivered=len(document_ids(redis_client, keys)),
         process_tasks_received=received,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
 import pytest
 import redis
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
 from workers.errors import ConfigurationError, StoreUnavailable
@@ -61,3 +65,24 @@ def test_the_decorated_task_keeps_its_name_and_result() -> None:
     guarded = requeue_on_outage(body)
     assert guarded(1) == 2
     assert guarded.__name__ == "body"
+
+
+def test_a_swallowed_soft_time_limit_still_stops_the_stage() -> None:
+    """Library code that catches every exception cannot hide the soft limit from us."""
+
+    def billiard_like(signum: int, frame: object) -> None:
+        raise SoftTimeLimitExceeded
+
+    previous = signal.signal(signal.SIGUSR1, billiard_like)
+    try:
+        failures.SOFT_LIMIT.arm()
+        failures.out_of_time()  # not fired: nothing happens
+        with contextlib.suppress(Exception):  # what trafilatura's fallback extractors do
+            os.kill(os.getpid(), signal.SIGUSR1)  # what billiard sends at the soft limit
+        with pytest.raises(SoftTimeLimitExceeded):
+            failures.out_of_time()
+        failures.SOFT_LIMIT.arm()  # the next task starts clean, the handler wrapped once
+        failures.out_of_time()
+        assert isinstance(signal.getsignal(signal.SIGUSR1), failures._MarkingHandler)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

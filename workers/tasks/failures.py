@@ -32,9 +32,12 @@ import functools
 import json
 import logging
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import redis
@@ -164,6 +167,56 @@ def retry_delay(retries: int, *, base: float, cap: float, retry_after: float | N
     return float(min(max(delay, retry_after or 0.0), cap))
 
 
+class _SoftLimitWatch:
+    """Remembers that the soft time limit fired during the current task.
+
+    Celery's soft limit raises SoftTimeLimitExceeded wherever the task happens to
+    be, and library code that catches every exception (trafilatura does, around
+    its fallback extractors) can swallow it: the task would then run on to its
+    hard limit, or finish and publish late. The signal handler that raises it is
+    wrapped (once per pool process, at its first task) to leave a mark first, and
+    the stage checks the mark before its side effects (`out_of_time`).
+    Only in a prefork child's main thread: the threads pool has no soft limit.
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def arm(self) -> None:
+        self.fired = False
+        if _SOFT_SIGNAL is None or threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(_SOFT_SIGNAL)
+        if isinstance(current, _MarkingHandler) or not callable(current):
+            return
+        signal.signal(_SOFT_SIGNAL, _MarkingHandler(self, current))
+
+    def check(self) -> None:
+        """Raise SoftTimeLimitExceeded if the soft limit fired, even if it was swallowed."""
+        if self.fired:
+            raise SoftTimeLimitExceeded("the soft time limit passed during this task")
+
+
+@dataclass(frozen=True)
+class _MarkingHandler:
+    watch: _SoftLimitWatch
+    original: Callable[[int, FrameType | None], Any]
+
+    def __call__(self, signum: int, frame: FrameType | None) -> Any:
+        self.watch.fired = True
+        return self.original(signum, frame)
+
+
+_SOFT_SIGNAL = getattr(signal, "SIGUSR1", None)  # billiard's soft time limit signal
+SOFT_LIMIT = _SoftLimitWatch()
+
+
+def out_of_time() -> None:
+    """A stage calls this before its side effects (publishing): past the soft time limit,
+    even if the exception was caught on the way, it dead-letters instead."""
+    SOFT_LIMIT.check()
+
+
 def run_stage(
     task: Task,
     work: Callable[[], T],
@@ -191,6 +244,7 @@ def run_stage(
             )
         )
         return None
+    SOFT_LIMIT.arm()
     try:
         result = work()
     except HostBusy as exc:

@@ -18,7 +18,13 @@ from workers.services import Services, get_services
 from workers.services import load_enricher as load_enricher_of
 from workers.settings import get_settings
 from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
-from workers.tasks.failures import StageTask, entry_of_message, requeue_on_outage, run_stage
+from workers.tasks.failures import (
+    StageTask,
+    entry_of_message,
+    out_of_time,
+    requeue_on_outage,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,7 @@ def process_article(
                 return "duplicate"
             raise
         document = mark_near_duplicates(built, services.near_duplicates)
+        out_of_time()  # a soft time limit that library code swallowed stops us here
         result = services.publisher.publish(document, entry_key=EntryKey.of(entry))
         services.raw_pages.delete(entry.doc_id)
         return result.status
