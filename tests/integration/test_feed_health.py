@@ -310,19 +310,19 @@ def test_host_busy_moves_the_poll_without_an_error(
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "pause"),
+    "case",
     [(429, {"Retry-After": "40"}, 40.0), (503, {}, 20.0)],  # 503 alone: the host penalty
+    ids=["429", "503"],
 )
 def test_429_and_503_slow_the_whole_host_down(
     redis_client: redis.Redis,
     keys: Keys,
     exact: Settings,
     http_server: FixtureHttpServer,
-    status: int,
-    headers: dict[str, str],
-    pause: float,
+    case: tuple[int, dict[str, str], float],
 ) -> None:
     """A feed answering 429 or 503 backs off, and so does every feed on its host."""
+    status, headers, pause = case
     polite = exact.model_copy(
         update={
             "host_max_wait_seconds": 0.0,

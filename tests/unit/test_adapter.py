@@ -168,16 +168,13 @@ REAL_FORMAT_SAMPLES = [
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize(
-    ("name", "fmt", "items", "title", "url"),
-    REAL_FORMAT_SAMPLES,
-    ids=[s[1] for s in REAL_FORMAT_SAMPLES],
-)
+@pytest.mark.parametrize("sample", REAL_FORMAT_SAMPLES, ids=[s[1] for s in REAL_FORMAT_SAMPLES])
 def test_real_samples_of_every_wire_format(
-    corpus_dir: Path, name: str, fmt: str, items: int, title: str | None, url: str | None
+    corpus_dir: Path, sample: tuple[str, str, int, str | None, str | None]
 ) -> None:
     """RSS 0.90, 0.91 (Netscape and UserLand), 0.92, 1.0 (RDF), 2.0, Atom 0.3 and 1.0,
     JSON Feed 1: detected as such, every item read, the first entry typed."""
+    name, fmt, items, title, url = sample
     parsed = parse_feed((corpus_dir / "feeds" / name).read_bytes())
     assert parsed.format == fmt
     assert len(parsed.items) == items
