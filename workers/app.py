@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from workers.clients import broker_url, is_amqp
 from workers.keys import Keys
 from workers.observability import celery_hooks  # noqa: F401  (connects logging, metrics signals)
+from workers.runtime.transport import TRANSPORT
 from workers.settings import Settings, get_settings
 from workers.tasks import DISPATCH_DUE_FEEDS, PROCESS_ARTICLE, TASK_QUEUES
 
@@ -23,6 +26,9 @@ def create_app(settings: Settings) -> Celery:
     broker = broker_url(settings)
     app = Celery("newswire", broker=broker, include=TASK_MODULES)
     app.conf.update(
+        # Plain redis:// URLs get kombu's Redis transport minus its per-command client
+        # objects (see workers/runtime/transport.py); TLS and Sentinel URLs keep kombu's.
+        broker_transport=TRANSPORT if urlsplit(broker).scheme == "redis" else None,
         # JSON only: a forged pickle on a queue is refused, never executed.
         task_serializer="json",
         accept_content=["json"],
