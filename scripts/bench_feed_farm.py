@@ -254,6 +254,7 @@ class DueRecorder:
 @dataclass
 class PollTiming:
     lags: list[float]  # of the polls in the window
+    lagging_feed: list[str]  # the feed of each lag
     demanded: int  # polls that fell due in the window
     unmatched: int  # polls in the window whose due time was never seen
 
@@ -269,7 +270,7 @@ def poll_timing(
     polls: defaultdict[str, list[float]] = defaultdict(list)
     for when, feed, _ in poll_log:
         polls[feed_id(int(feed))].append(float(when))
-    timing = PollTiming([], 0, 0)
+    timing = PollTiming([], [], 0, 0)
     for feed in set(polls) | set(dues):
         scores = sorted(dues.get(feed, ()))
         previous = float("-inf")
@@ -283,10 +284,19 @@ def poll_timing(
                     timing.unmatched += 1
                 else:
                     timing.lags.append(when - due)
+                    timing.lagging_feed.append(feed)
         pending = next((s for s in scores if s > previous), None)
         if pending is not None and start <= pending < end:
             timing.demanded += 1  # fell due in the window, not polled yet
     return timing
+
+
+def lag_figures(lags: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(lags, 0.5), 2),
+        "p95": round(percentile(lags, 0.95), 2),
+        "max": round(max(lags, default=float("nan")), 2),
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -490,14 +500,20 @@ def summarise(
     limit = settings.host_max_in_flight
     host_max = final["host_max_in_flight"]
     outcomes = Counter(row[2] for row in in_window)
+    throttled = set(final["throttled_hosts"])
+    on_throttled = [
+        urlsplit(feed_url(spec, int(feed.removeprefix("farm-")))).hostname in throttled
+        for feed in timing.lagging_feed
+    ]
+    throttled_lags = [lag for lag, t in zip(timing.lags, on_throttled, strict=True) if t]
+    other_lags = [lag for lag, t in zip(timing.lags, on_throttled, strict=True) if not t]
     return {
         "polls_per_s": round(polls_per_s, 1),
         "demanded_per_s": round(timing.demanded / seconds, 1),
-        "lag_s": {
-            "p50": round(percentile(timing.lags, 0.5), 2),
-            "p95": round(percentile(timing.lags, 0.95), 2),
-            "max": round(max(timing.lags, default=float("nan")), 2),
-        },
+        "lag_s": lag_figures(timing.lags),
+        # Feeds on the hosts that answer 429 wait out their host's pause on purpose.
+        "lag_s_throttled_hosts": lag_figures(throttled_lags),
+        "lag_s_other_hosts": lag_figures(other_lags),
         "lag_unmatched_polls": timing.unmatched,
         "backlog_at_end": recorder.backlog[-1][1] if recorder.backlog else None,
         "queued_at_end": queued,
@@ -574,6 +590,8 @@ def print_summary(cfg: BenchConfig, result: dict[str, Any], runs: list[dict[str,
           f"runs {[r['polls_per_s'] for r in runs]})")  # fmt: skip
     print(f"  lag due->poll       p50 {m['lag_s']['p50']}s  p95 {m['lag_s']['p95']}s  "
           f"max {m['lag_s']['max']}s; due but unclaimed at end {m['backlog_at_end']}")  # fmt: skip
+    print(f"    hosts not throttling {m['lag_s_other_hosts']}; "
+          f"hosts answering 429 {m['lag_s_throttled_hosts']}")  # fmt: skip
     print(f"  per-host in flight  max {m['host_max_in_flight']} (limit {m['host_limit']}), "
           f"hosts over the limit {m['hosts_over_limit']}")  # fmt: skip
     print(f"  duplicates          documents {m['duplicates']['documents']}, "

@@ -78,6 +78,25 @@ return 1
 """
 
 
+# Claim entries in flight, each only if its seen record is still the one the poll
+# read: checked and claimed in one step, so that an article published between the
+# poll's read and its claim is not claimed (and fetched) again.
+# KEYS: seen bucket and in-flight marker of each id, in pairs.
+# ARGV: TTL of the markers, then each id's seen field and expected record ('' = none).
+_CLAIM_INFLIGHT = """
+local claimed = {}
+for i = 1, #KEYS / 2 do
+  local current = redis.call('HGET', KEYS[2 * i - 1], ARGV[2 * i]) or ''
+  local fresh = 0
+  if current == ARGV[2 * i + 1] then
+    if redis.call('SET', KEYS[2 * i], '1', 'NX', 'EX', ARGV[1]) then fresh = 1 end
+  end
+  claimed[i] = fresh
+end
+return claimed
+"""
+
+
 def day_number(now: float) -> int:
     return int(now // DAY_SECONDS)
 
@@ -242,6 +261,7 @@ class SeenStore:
         self._redis = client
         self._keys = keys
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self._claim_inflight = client.register_script(_CLAIM_INFLIGHT)
 
     def get(self, doc_id: str) -> SeenRecord | None:
         raw = self._redis.hget(self._keys.seen_bucket(doc_id), seen_field(doc_id))
@@ -294,15 +314,29 @@ class SeenStore:
                 chosen.setdefault(entry.doc_id, entry)
         listed = [(e, r) for e, r in zip(entries, records, strict=True) if e.doc_id not in chosen]
         self._touch(listed, today, policy)
-        claimed = self.claim_inflight(list(chosen), policy.inflight_ttl_seconds)
+        pairs = zip(entries, records, strict=True)
+        read = {entry.doc_id: record.raw if record else b"" for entry, record in pairs}
+        claimed = self.claim_inflight(
+            list(chosen), policy.inflight_ttl_seconds, expected=[read[d] for d in chosen]
+        )
         return [chosen[doc_id] for doc_id in claimed]
 
-    def claim_inflight(self, doc_ids: list[str], ttl_seconds: int) -> list[str]:
-        """Mark ids as in flight; returns those that were not already (SET NX)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for doc_id in doc_ids:
-            pipe.set(self._keys.inflight(doc_id), b"1", nx=True, ex=ttl_seconds)
-        return [d for d, fresh in zip(doc_ids, pipe.execute(), strict=True) if fresh]
+    def claim_inflight(
+        self, doc_ids: list[str], ttl_seconds: int, *, expected: Sequence[bytes] | None = None
+    ) -> list[str]:
+        """Mark ids as in flight; returns those that were not already, and whose seen
+        record is still `expected` (the raw record read before; b"" = none; by
+        default: never published nor dead-lettered)."""
+        if not doc_ids:
+            return []
+        records = list(expected) if expected is not None else [b""] * len(doc_ids)
+        keys: list[str] = []
+        args: list[int | bytes] = [ttl_seconds]
+        for doc_id, record in zip(doc_ids, records, strict=True):
+            keys += [self._keys.seen_bucket(doc_id), self._keys.inflight(doc_id)]
+            args += [seen_field(doc_id), record]
+        flags = cast(list[int], self._claim_inflight(keys=keys, args=args))
+        return [d for d, fresh in zip(doc_ids, flags, strict=True) if fresh]
 
     def release_inflight(self, doc_id: str) -> None:
         self._redis.delete(self._keys.inflight(doc_id))
