@@ -345,21 +345,30 @@ def final_stage(
 class Drained:
     seconds: float
     pending: list[str]  # listed items that reached neither the final stage nor dead letters
+    dead: list[str]  # listed items dead-lettered
+    listed: int  # items the farm had listed, at the last check
+    doc_ids: Counter[str]  # entries per document id in the final stage, at the last check
 
 
 def drain(
     farm: FarmClient, client: redis.Redis, keys: Keys, timeout: float, *, processing: bool
 ) -> Drained:
-    """Stop publishing, then wait until every listed item is done or dead-lettered."""
+    """Stop publishing, then wait until every listed item is done or dead-lettered.
+
+    Polls go on while draining, and a feed polled for the first time since the
+    freeze still lists what it published before it: the list is read again after
+    the final stage, so that an item listed meanwhile is waited for too.
+    """
     farm.freeze()
     started = time.monotonic()
     while True:
-        listed = set(farm.stats()["listed"])
-        _, done = final_stage(client, keys, processing=processing)
+        doc_ids, done = final_stage(client, keys, processing=processing)
         _, dead = stream_urls(client, keys.deadletter_stream)
+        listed = set(farm.stats()["listed"])
         pending = sorted(listed - set(done) - set(dead))
         if not pending or time.monotonic() - started > timeout:
-            return Drained(time.monotonic() - started, pending)
+            seconds = time.monotonic() - started
+            return Drained(seconds, pending, sorted(listed & set(dead)), len(listed), doc_ids)
         time.sleep(2.0)
 
 
@@ -459,7 +468,8 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
     drained = drain(farm, client, keys, cfg.drain_timeout, processing=cfg.process_worker)
     say(f"    drained in {drained.seconds:.1f}s, {len(drained.pending)} items pending")
     final = farm.stats()
-    doc_ids, _ = final_stage(client, keys, processing=cfg.process_worker)
+    # Duplicates are counted on everything published so far, not only what was waited for.
+    latest_ids, _ = final_stage(client, keys, processing=cfg.process_worker)
     return summarise(
         cfg,
         spec,
@@ -470,7 +480,8 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
         cpu=(cpu_start or cpu_end, cpu_end),
         queued=queued,
         drained=drained,
-        doc_ids=doc_ids,
+        doc_ids=drained.doc_ids,
+        latest_ids=latest_ids,
         load=(load_start, os.getloadavg()[0]),
     )
 
@@ -487,6 +498,7 @@ def summarise(
     queued: dict[str, int],
     drained: Drained,
     doc_ids: Counter[str],
+    latest_ids: Counter[str],
     load: tuple[float, float],
 ) -> dict[str, Any]:
     start, end = window
@@ -523,13 +535,13 @@ def summarise(
         "hosts_over_limit": sum(1 for n in host_max.values() if n > limit),
         "hosts_at_limit": sum(1 for n in host_max.values() if n == limit),
         "duplicates": {
-            "documents": sum(n - 1 for n in doc_ids.values() if n > 1),
+            "documents": sum(n - 1 for n in latest_ids.values() if n > 1),
             "article_refetches": sum(n - 1 for n in final["article_duplicates"].values()),
         },
         "refetched_examples": sorted(final["article_duplicates"])[:5],
         "documents": len(doc_ids),
         "final_stage": "documents stream" if cfg.process_worker else "process queue",
-        "items_listed": final["items_listed"],
+        "items_listed": drained.listed,
         "articles_fetched": final["articles_fetched"],
         "pending_after_drain": len(drained.pending),
         # Where the stragglers are: a host that answers 429 holds its articles in retries.
@@ -537,6 +549,10 @@ def summarise(
             1 for url in drained.pending if urlsplit(url).hostname in final["throttled_hosts"]
         ),
         "pending_examples": drained.pending[:5],
+        "dead_lettered": len(drained.dead),
+        "dead_lettered_on_throttled_hosts": sum(
+            1 for url in drained.dead if urlsplit(url).hostname in final["throttled_hosts"]
+        ),
         "drain_s": round(drained.seconds, 1),
         "throttled_429": final["throttled"],
         "cpu_cores": {k: round(v, 3) for k, v in sorted(cores.items())},
