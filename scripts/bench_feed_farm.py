@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -76,13 +77,14 @@ class BenchConfig:
     interval: int = 75  # seconds between two polls of one feed
     window: float = 150.0  # the measured steady state
     warmup: float | None = None  # None: 1.1 x interval + 10 s (every feed polled once)
-    drain_timeout: float = 90.0
+    # Long enough for an article whose host answers 429 to use up its retries.
+    drain_timeout: float = 360.0
     fetch_workers: int = 1
-    threads: int | None = 32  # threads per fetch worker; None: the setting (default 16)
+    threads: int | None = None  # threads per fetch worker; None: the setting (default 128)
     process_worker: bool = True
     host_max_in_flight: int | None = None  # None: the setting as set (default 2)
-    host_min_interval: float | None = None  # None: a tenth of a host's feeds' poll spacing
-    dispatch_every: float | None = None  # None: the setting as set (default 5 s)
+    host_min_interval: float | None = None  # None: the setting as set (default 1 s)
+    dispatch_every: float | None = None  # None: the setting as set (default 1 s)
     seed: int = 1
     farm: dict[str, Any] = field(default_factory=dict)  # FarmSpec overrides
     logs: str | None = None  # keep the processes' logs there (else in a temporary folder)
@@ -90,18 +92,6 @@ class BenchConfig:
     @property
     def warmup_seconds(self) -> float:
         return self.warmup if self.warmup is not None else 1.1 * self.interval + 10
-
-    @property
-    def host_min_interval_seconds(self) -> float:
-        """Least spacing of two requests to one host.
-
-        A worker thread waits for its host's slot, so a host busy a share p of the
-        time costs each of its polls about p / (2 (1 - p)) intervals of waiting in a
-        thread (M/D/1); at a tenth of the spacing of its feeds' polls that is ~0.5%.
-        """
-        if self.host_min_interval is not None:
-            return self.host_min_interval
-        return round(min(1.0, self.hosts * self.interval / self.feeds / 10), 3)
 
     @property
     def snapshot_every(self) -> float:
@@ -176,7 +166,7 @@ def settings_for(cfg: BenchConfig, redis_url: str, prefix: str, data_dir: Path) 
     optional = {
         "fetch_concurrency": cfg.threads,
         "host_max_in_flight": cfg.host_max_in_flight,
-        "host_min_interval_seconds": cfg.host_min_interval_seconds,
+        "host_min_interval_seconds": cfg.host_min_interval,
         "dispatch_every_seconds": cfg.dispatch_every,
     }
     overrides.update({name: str(value) for name, value in optional.items() if value is not None})
@@ -264,6 +254,7 @@ class DueRecorder:
 @dataclass
 class PollTiming:
     lags: list[float]  # of the polls in the window
+    lagging_feed: list[str]  # the feed of each lag
     demanded: int  # polls that fell due in the window
     unmatched: int  # polls in the window whose due time was never seen
 
@@ -279,7 +270,7 @@ def poll_timing(
     polls: defaultdict[str, list[float]] = defaultdict(list)
     for when, feed, _ in poll_log:
         polls[feed_id(int(feed))].append(float(when))
-    timing = PollTiming([], 0, 0)
+    timing = PollTiming([], [], 0, 0)
     for feed in set(polls) | set(dues):
         scores = sorted(dues.get(feed, ()))
         previous = float("-inf")
@@ -293,10 +284,19 @@ def poll_timing(
                     timing.unmatched += 1
                 else:
                     timing.lags.append(when - due)
+                    timing.lagging_feed.append(feed)
         pending = next((s for s in scores if s > previous), None)
         if pending is not None and start <= pending < end:
             timing.demanded += 1  # fell due in the window, not polled yet
     return timing
+
+
+def lag_figures(lags: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(lags, 0.5), 2),
+        "p95": round(percentile(lags, 0.95), 2),
+        "max": round(max(lags, default=float("nan")), 2),
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -345,21 +345,30 @@ def final_stage(
 class Drained:
     seconds: float
     pending: list[str]  # listed items that reached neither the final stage nor dead letters
+    dead: list[str]  # listed items dead-lettered
+    listed: int  # items the farm had listed, at the last check
+    doc_ids: Counter[str]  # entries per document id in the final stage, at the last check
 
 
 def drain(
     farm: FarmClient, client: redis.Redis, keys: Keys, timeout: float, *, processing: bool
 ) -> Drained:
-    """Stop publishing, then wait until every listed item is done or dead-lettered."""
+    """Stop publishing, then wait until every listed item is done or dead-lettered.
+
+    Polls go on while draining, and a feed polled for the first time since the
+    freeze still lists what it published before it: the list is read again after
+    the final stage, so that an item listed meanwhile is waited for too.
+    """
     farm.freeze()
     started = time.monotonic()
     while True:
-        listed = set(farm.stats()["listed"])
-        _, done = final_stage(client, keys, processing=processing)
+        doc_ids, done = final_stage(client, keys, processing=processing)
         _, dead = stream_urls(client, keys.deadletter_stream)
+        listed = set(farm.stats()["listed"])
         pending = sorted(listed - set(done) - set(dead))
         if not pending or time.monotonic() - started > timeout:
-            return Drained(time.monotonic() - started, pending)
+            seconds = time.monotonic() - started
+            return Drained(seconds, pending, sorted(listed & set(dead)), len(listed), doc_ids)
         time.sleep(2.0)
 
 
@@ -459,7 +468,8 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
     drained = drain(farm, client, keys, cfg.drain_timeout, processing=cfg.process_worker)
     say(f"    drained in {drained.seconds:.1f}s, {len(drained.pending)} items pending")
     final = farm.stats()
-    doc_ids, _ = final_stage(client, keys, processing=cfg.process_worker)
+    # Duplicates are counted on everything published so far, not only what was waited for.
+    latest_ids, _ = final_stage(client, keys, processing=cfg.process_worker)
     return summarise(
         cfg,
         spec,
@@ -470,7 +480,8 @@ def measure(cfg: BenchConfig, run: Run) -> dict[str, Any]:
         cpu=(cpu_start or cpu_end, cpu_end),
         queued=queued,
         drained=drained,
-        doc_ids=doc_ids,
+        doc_ids=drained.doc_ids,
+        latest_ids=latest_ids,
         load=(load_start, os.getloadavg()[0]),
     )
 
@@ -487,6 +498,7 @@ def summarise(
     queued: dict[str, int],
     drained: Drained,
     doc_ids: Counter[str],
+    latest_ids: Counter[str],
     load: tuple[float, float],
 ) -> dict[str, Any]:
     start, end = window
@@ -500,14 +512,20 @@ def summarise(
     limit = settings.host_max_in_flight
     host_max = final["host_max_in_flight"]
     outcomes = Counter(row[2] for row in in_window)
+    throttled = set(final["throttled_hosts"])
+    on_throttled = [
+        urlsplit(feed_url(spec, int(feed.removeprefix("farm-")))).hostname in throttled
+        for feed in timing.lagging_feed
+    ]
+    throttled_lags = [lag for lag, t in zip(timing.lags, on_throttled, strict=True) if t]
+    other_lags = [lag for lag, t in zip(timing.lags, on_throttled, strict=True) if not t]
     return {
         "polls_per_s": round(polls_per_s, 1),
         "demanded_per_s": round(timing.demanded / seconds, 1),
-        "lag_s": {
-            "p50": round(percentile(timing.lags, 0.5), 2),
-            "p95": round(percentile(timing.lags, 0.95), 2),
-            "max": round(max(timing.lags, default=float("nan")), 2),
-        },
+        "lag_s": lag_figures(timing.lags),
+        # Feeds on the hosts that answer 429 wait out their host's pause on purpose.
+        "lag_s_throttled_hosts": lag_figures(throttled_lags),
+        "lag_s_other_hosts": lag_figures(other_lags),
         "lag_unmatched_polls": timing.unmatched,
         "backlog_at_end": recorder.backlog[-1][1] if recorder.backlog else None,
         "queued_at_end": queued,
@@ -517,15 +535,24 @@ def summarise(
         "hosts_over_limit": sum(1 for n in host_max.values() if n > limit),
         "hosts_at_limit": sum(1 for n in host_max.values() if n == limit),
         "duplicates": {
-            "documents": sum(n - 1 for n in doc_ids.values() if n > 1),
+            "documents": sum(n - 1 for n in latest_ids.values() if n > 1),
             "article_refetches": sum(n - 1 for n in final["article_duplicates"].values()),
         },
         "refetched_examples": sorted(final["article_duplicates"])[:5],
         "documents": len(doc_ids),
         "final_stage": "documents stream" if cfg.process_worker else "process queue",
-        "items_listed": final["items_listed"],
+        "items_listed": drained.listed,
         "articles_fetched": final["articles_fetched"],
         "pending_after_drain": len(drained.pending),
+        # Where the stragglers are: a host that answers 429 holds its articles in retries.
+        "pending_on_throttled_hosts": sum(
+            1 for url in drained.pending if urlsplit(url).hostname in final["throttled_hosts"]
+        ),
+        "pending_examples": drained.pending[:5],
+        "dead_lettered": len(drained.dead),
+        "dead_lettered_on_throttled_hosts": sum(
+            1 for url in drained.dead if urlsplit(url).hostname in final["throttled_hosts"]
+        ),
         "drain_s": round(drained.seconds, 1),
         "throttled_429": final["throttled"],
         "cpu_cores": {k: round(v, 3) for k, v in sorted(cores.items())},
@@ -579,6 +606,8 @@ def print_summary(cfg: BenchConfig, result: dict[str, Any], runs: list[dict[str,
           f"runs {[r['polls_per_s'] for r in runs]})")  # fmt: skip
     print(f"  lag due->poll       p50 {m['lag_s']['p50']}s  p95 {m['lag_s']['p95']}s  "
           f"max {m['lag_s']['max']}s; due but unclaimed at end {m['backlog_at_end']}")  # fmt: skip
+    print(f"    hosts not throttling {m['lag_s_other_hosts']}; "
+          f"hosts answering 429 {m['lag_s_throttled_hosts']}")  # fmt: skip
     print(f"  per-host in flight  max {m['host_max_in_flight']} (limit {m['host_limit']}), "
           f"hosts over the limit {m['hosts_over_limit']}")  # fmt: skip
     print(f"  duplicates          documents {m['duplicates']['documents']}, "
@@ -604,7 +633,7 @@ def config_from_args(argv: Iterable[str] | None = None) -> tuple[BenchConfig, in
     parser.add_argument("--warmup", type=float, default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fetch-workers", type=int, default=defaults.fetch_workers)
-    parser.add_argument("--threads", type=int, default=defaults.threads,
+    parser.add_argument("--threads", type=int, default=None,
                         help="threads per fetch worker (NEWSWIRE_FETCH_CONCURRENCY)")  # fmt: skip
     parser.add_argument("--no-process-worker", action="store_true")
     parser.add_argument("--host-max-in-flight", type=int, default=None)

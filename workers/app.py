@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from celery import Celery
 from kombu.entity import Exchange, Queue
@@ -32,8 +33,10 @@ def create_app(settings: Settings) -> Celery:
     app = Celery("newswire", broker=broker, include=TASK_MODULES)
     amqp = is_amqp(broker)
     app.conf.update(
-        # kombu's Redis transport, minus a crash on reconnection (workers/runtime/broker.py).
-        broker_transport=None if amqp else REDIS_TRANSPORT,
+        # Plain redis:// URLs get kombu's Redis transport minus a crash on reconnection
+        # and its per-command client objects (workers/runtime/broker.py); TLS and
+        # Sentinel URLs keep kombu's.
+        broker_transport=REDIS_TRANSPORT if urlsplit(broker).scheme == "redis" else None,
         # JSON only: a forged pickle on a queue is refused, never executed.
         task_serializer="json",
         accept_content=["json"],

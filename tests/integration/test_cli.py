@@ -13,7 +13,9 @@ from workers.publishing.streams import StreamPublisher
 from workers.settings import Settings
 
 
-def test_feeds_sync_list_export(settings: Settings, redis_client: redis.Redis, keys: Keys) -> None:
+def test_feeds_sync_list_export(
+    settings: Settings, redis_client: redis.Redis, keys: Keys, tmp_path: Path
+) -> None:
     runner = CliRunner()
     feeds_file = REPO_ROOT / "seeds" / "feeds.yaml"
     first = runner.invoke(cli, ["feeds", "sync", str(feeds_file)])
@@ -27,6 +29,12 @@ def test_feeds_sync_list_export(settings: Settings, redis_client: redis.Redis, k
     assert listing.exit_code == 0 and "lemonde" in listing.output
     exported = runner.invoke(cli, ["feeds", "export"])
     assert exported.output.count("<outline ") == count
+    # The export imports back as the very same feeds: OPML import and export agree.
+    opml = tmp_path / "export.opml"
+    opml.write_text(exported.output, encoding="utf-8")
+    again = runner.invoke(cli, ["feeds", "sync", str(opml)])
+    assert again.exit_code == 0, again.output
+    assert f"0 added, 0 updated, {count} unchanged" in again.output
 
 
 def test_feeds_sync_reports_bad_files(settings: Settings, tmp_path: Path) -> None:

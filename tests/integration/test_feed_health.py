@@ -309,6 +309,57 @@ def test_host_busy_moves_the_poll_without_an_error(
     assert health_events(redis_client, keys) == []
 
 
+@pytest.mark.parametrize(
+    "case",
+    [(429, {"Retry-After": "40"}, 40.0), (503, {}, 20.0)],  # 503 alone: the host penalty
+    ids=["429", "503"],
+)
+def test_429_and_503_slow_the_whole_host_down(
+    redis_client: redis.Redis,
+    keys: Keys,
+    exact: Settings,
+    http_server: FixtureHttpServer,
+    case: tuple[int, dict[str, str], float],
+) -> None:
+    """A feed answering 429 or 503 backs off, and so does every feed on its host."""
+    status, headers, pause = case
+    polite = exact.model_copy(
+        update={
+            "host_max_wait_seconds": 0.0,
+            "host_min_interval_seconds": 0.0,
+            "host_penalty_seconds": 20.0,
+        }
+    )
+    registry = FeedRegistry(redis_client, keys)
+    limiter = HostLimiter(redis_client, keys, HostLimits.from_settings(polite), polite)
+    http = HttpClient(polite, limiter=limiter)
+    feed_poller = FeedPoller(registry, SeenStore(redis_client, keys), http, polite)
+    http_server.route("/busy", "slow down", status=status, headers=headers)
+    http_server.route("/b", rss(("https://n.org/2", None)))
+    http_server.route("/c", rss(("https://n.org/3", None)))
+    register(registry, http_server.url("/busy"), feed_id="busy")
+    register(registry, http_server.url("/b"), feed_id="b")
+    register(registry, localhost_url(http_server, "/c"), feed_id="other-host")
+    try:
+        failed = feed_poller.poll("busy", now=1000)
+        deferred = feed_poller.poll("b", now=1001)
+        elsewhere = feed_poller.poll("other-host", now=1002)
+    finally:
+        http.close()
+    # The feed itself: a typed error and a backoff no shorter than the host's pause.
+    assert failed.status == "error" and failed.error is not None
+    assert failed.error.reason == f"http_{status}"
+    busy_due = registry.next_due("busy")
+    assert busy_due is not None and busy_due >= 1000 + pause
+    # Another feed of that host waits out the pause, without a request and without an error.
+    assert deferred.status == "deferred" and http_server.hits("/b") == 0
+    due = registry.next_due("b")
+    assert due is not None and 1001 + pause - 2 <= due <= 1001 + pause + 1
+    assert record_of(registry, "b").state.consecutive_errors == 0
+    # Another host is not slowed down.
+    assert elsewhere.status == "new_entries"
+
+
 def test_feeds_status_command(
     poller: tuple[FeedRegistry, FeedPoller],
     http_server: FixtureHttpServer,

@@ -109,6 +109,28 @@ def test_inflight_claims_are_exclusive(redis_client: redis.Redis, keys: Keys) ->
     assert seen.claim_inflight(["a" * 32, "c" * 32], 60) == ["c" * 32]
 
 
+def test_an_article_published_after_the_poll_read_the_seen_set_is_not_claimed_again(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """Poll A reads "unseen", the article's first trip publishes it (and clears its
+    in-flight marker), then A claims: the claim sees the new record and refuses."""
+    seen = SeenStore(redis_client, keys)
+    publisher = StreamPublisher(redis_client, keys, maxlen=1000)
+    assert seen.get(DOC_ID) is None  # what poll A read
+    assert seen.claim_inflight([DOC_ID], 60) == [DOC_ID]  # the first trip
+    publisher.publish(document())
+    assert not redis_client.exists(keys.inflight(DOC_ID))
+    assert seen.claim_inflight([DOC_ID], 60, expected=[b""]) == []
+    # A re-fetch (its feed says updated) claims only against the record it read.
+    record = seen.get(DOC_ID)
+    assert record is not None
+    assert seen.claim_inflight([DOC_ID], 60, expected=[record.raw]) == [DOC_ID]
+    assert seen.claim_inflight([DOC_ID], 60, expected=[record.raw]) == []  # in flight now
+    redis_client.delete(keys.inflight(DOC_ID))
+    publisher.publish(document("changed text"))  # another trip published a revision
+    assert seen.claim_inflight([DOC_ID], 60, expected=[record.raw]) == []
+
+
 def test_unchanged_content_published_again_only_confirms_the_record(
     redis_client: redis.Redis, keys: Keys
 ) -> None:

@@ -136,3 +136,65 @@ def test_every_corpus_feed_yields_entries_or_a_typed_error(corpus_dir: Path) -> 
     )
     # Three have no item links at all (a spec sample, an empty Daily Mail feed, one charset test).
     assert with_entries >= len(news) - 3, (with_entries, len(news), outcomes)
+
+
+# One real sample per wire format (read in place from the corpus): (file under
+# feeds/, format feedparser names, items, first entry's title and URL).
+REAL_FORMAT_SAMPLES = [
+    ("feedparser/wellformed/rdf/rss090_item_title.xml", "rss090", 1, None, None),
+    ("news/arminreiter-FeedReader/Rss091Stadtfeuerwehr.xml", "rss091u", 15,
+     "[19.08.2018 - 07:08 Uhr] Brandmeldeanlagenalarm",
+     "http://www.stadtfeuerwehr-weiz.at/einsaetze/einsatz-detail/5220/"),
+    ("news/arminreiter-FeedReader/Rss091FullSample.xml", "rss091n", 1, "stuff", "http://bar"),
+    ("news/rbren-rss-parser/heraldsun.rss", "rss092", 2, "The First Item",
+     "http://www.oreilly.com/example/001.html"),
+    ("news/arminreiter-FeedReader/Rss10OrfAt.xml", "rss10", 50,
+     "US-Band New Edition mit Stern auf „Walk of Fame“ geehrt", "http://orf.at/stories/2376368/"),
+    ("news/spacecowboy-Feeder/rdf_slashdot.xml", "rss10", 15,
+     "Ransomware Attack Hampers Prescription Drug Sales at 90% of US Pharmacies",
+     "https://yro.slashdot.org/story/24/03/02/071229/"
+     "ransomware-attack-hampers-prescription-drug-sales-at-90-of-us-pharmacies"),
+    ("news/arminreiter-FeedReader/Rss20Spiegel.xml", "rss20", 17,
+     "Polizeieinsatz in Kölner Silvesternacht: Alles richtig gemacht. Alles?",
+     "http://www.spiegel.de/panorama/justiz/silvester-in-koeln-was-wir-ueber-den-"
+     "polizeieinsatz-wissen-und-welche-fragen-offen-sind-a-1128896.html"),
+    ("news/arminreiter-FeedReader/AtomTheVerge.xml", "atom10", 10,
+     "This is the new Hulu experience with live TV",
+     "http://www.theverge.com/ces/2017/1/7/14195588/hulu-live-tv-streaming-internet-ces-2017"),
+    ("feedparser/wellformed/atom/entry_link_href.xml", "atom03", 1, None,
+     "http://www.example.com/"),
+    ("feedparser/json/example.json", "json1", 2, "post 2", "https://example.org/second-item"),
+]  # fmt: skip
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("sample", REAL_FORMAT_SAMPLES, ids=[s[1] for s in REAL_FORMAT_SAMPLES])
+def test_real_samples_of_every_wire_format(
+    corpus_dir: Path, sample: tuple[str, str, int, str | None, str | None]
+) -> None:
+    """RSS 0.90, 0.91 (Netscape and UserLand), 0.92, 1.0 (RDF), 2.0, Atom 0.3 and 1.0,
+    JSON Feed 1: detected as such, every item read, the first entry typed."""
+    name, fmt, items, title, url = sample
+    parsed = parse_feed((corpus_dir / "feeds" / name).read_bytes())
+    assert parsed.format == fmt
+    assert len(parsed.items) == items
+    entries, _ = to_entries(parsed, REF, feed_language=None, now=NOW)
+    if url is None:
+        return
+    assert entries, name
+    first = entries[0]
+    assert first.canonical_url == url
+    if title is not None:
+        assert first.title == title
+    assert first.doc_id and first.feed == REF
+
+
+@pytest.mark.corpus
+def test_json_feed_sample_summaries_are_text_without_scripts(corpus_dir: Path) -> None:
+    parsed = parse_feed(
+        (corpus_dir / "feeds" / "feedparser" / "json" / "example.json").read_bytes()
+    )
+    entries, _ = to_entries(parsed, REF, feed_language=None, now=NOW)
+    # The sample's second item is "<p>Hello, world!</p> <script>alert();</script>".
+    assert [e.summary for e in entries] == ["This is a second item.", "Hello, world!"]
+    assert entries[1].authors == ["you"]

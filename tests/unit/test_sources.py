@@ -53,14 +53,41 @@ def test_opml_round_trip(tmp_path: Path) -> None:
         tmp_path,
         "feeds.yaml",
         "feeds:\n  - id: a\n    title: A & B\n    url: https://a.org/rss\n    language: de\n"
-        "    tags: [world]\n",
+        "    country: DE\n    tags: [world, sanctions]\n    poll_interval_seconds: 600\n"
+        "  - id: paused-one\n    title: 'Quotes \"and\" <tags>'\n    url: https://b.org/feed?x=1&y=2\n"
+        "    enabled: false\n",
     )
     feeds = load_feed_file(source)
     opml = write(tmp_path, "export.opml", to_opml(feeds))
-    again = load_feed_file(opml)
-    assert [(f.url, f.title, f.language, f.tags) for f in again] == [
-        (f.url, f.title, f.language, f.tags) for f in feeds
-    ]
+    # Every field comes back, ids included: importing an export adds no copies.
+    assert load_feed_file(opml) == feeds
+
+
+def test_opml_from_another_reader(tmp_path: Path) -> None:
+    """Folders, a feed filed twice, outlines without xmlUrl: what feed readers export."""
+    opml = write(
+        tmp_path,
+        "reader.opml",
+        """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="1.0"><head><title>My subscriptions</title></head><body>
+  <outline text="World" title="World">
+    <outline type="rss" text="Le Monde" xmlUrl="https://www.lemonde.fr/rss/une.xml"
+             htmlUrl="https://www.lemonde.fr/" language="fr-FR" category="/news/world"/>
+    <outline text="A bookmark, no feed" htmlUrl="https://example.org/"/>
+  </outline>
+  <outline text="Europe">
+    <outline type="rss" text="Le Monde again" xmlUrl="https://www.lemonde.fr/rss/une.xml"
+             category="europe"/>
+    <outline type="rss" title="Tagesschau" text="ignored" xmlUrl="https://www.tagesschau.de/xml/rss2"/>
+  </outline>
+</body></opml>""",
+    )
+    feeds = load_feed_file(opml)
+    assert [(f.id, f.title, f.language, f.tags) for f in feeds] == [
+        (feed_id_for("https://www.lemonde.fr/rss/une.xml"), "Le Monde", "fr",
+         ["europe", "news", "world"]),
+        (feed_id_for("https://www.tagesschau.de/xml/rss2"), "Tagesschau", None, []),
+    ]  # fmt: skip
 
 
 def test_opml_with_entity_declarations_is_refused(tmp_path: Path) -> None:

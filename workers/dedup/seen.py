@@ -72,22 +72,36 @@ local function prune(key, today, oldest)
 end
 """
 
-# Claim in-flight markers for ARGV[1] (the claimant): a marker is ours if we set it now
-# or set it before (a claimant that comes back after a crash). Returns the indexes won.
-_CLAIM_INFLIGHT = """
-local won = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) or redis.call('GET', key) == ARGV[1] then
-    won[#won + 1] = i
-  end
-end
-return won
-"""
-
 _COMPARE_AND_SET = """
 if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
+"""
+
+
+# Claim entries in flight, each only if its seen record is still the one the poll
+# read: checked and claimed in one step, so that an article published between the
+# poll's read and its claim is not claimed (and fetched) again. A marker is the
+# claimant's if it sets it now or set it before (a poll redelivered after its
+# worker died gets its entries back).
+# KEYS: seen bucket and in-flight marker of each id, in pairs.
+# ARGV: TTL of the markers, the claimant, then each id's seen field and expected
+# record ('' = none). Returns 1 (claimed) or 0 per id.
+_CLAIM_INFLIGHT = """
+local claimed = {}
+for i = 1, #KEYS / 2 do
+  local current = redis.call('HGET', KEYS[2 * i - 1], ARGV[2 * i + 1]) or ''
+  local fresh = 0
+  if current == ARGV[2 * i + 2] then
+    local marker = KEYS[2 * i]
+    if redis.call('SET', marker, ARGV[2], 'NX', 'EX', ARGV[1])
+        or redis.call('GET', marker) == ARGV[2] then
+      fresh = 1
+    end
+  end
+  claimed[i] = fresh
+end
+return claimed
 """
 
 
@@ -328,27 +342,40 @@ class SeenStore:
                 chosen.setdefault(entry.doc_id, entry)
         listed = [(e, r) for e, r in zip(entries, records, strict=True) if e.doc_id not in chosen]
         self._touch(listed, today, policy)
-        claimed = self.claim_inflight(list(chosen), policy.inflight_ttl_seconds, owner=owner)
+        pairs = zip(entries, records, strict=True)
+        read = {entry.doc_id: record.raw if record else b"" for entry, record in pairs}
+        claimed = self.claim_inflight(
+            list(chosen),
+            policy.inflight_ttl_seconds,
+            owner=owner,
+            expected=[read[d] for d in chosen],
+        )
         return Selection([chosen[doc_id] for doc_id in claimed], len(chosen) - len(claimed))
 
     def claim_inflight(
-        self, doc_ids: list[str], ttl_seconds: int, *, owner: str | None = None
+        self,
+        doc_ids: list[str],
+        ttl_seconds: int,
+        *,
+        owner: str | None = None,
+        expected: Sequence[bytes] | None = None,
     ) -> list[str]:
-        """Mark ids as in flight; returns those not claimed before by anyone but `owner`.
-
-        The same owner claiming again (a poll task redelivered after its worker died)
-        gets its ids back; without an owner every call is a claimant of its own.
-        """
+        """Mark ids as in flight; returns those claimed: not in flight already (unless
+        claimed before by the same `owner`, a poll task redelivered after its worker
+        died), and whose seen record is still `expected` (the raw record read before;
+        b"" = none; by default: never published nor dead-lettered). Without an owner
+        every call is a claimant of its own."""
         if not doc_ids:
             return []
         claimant = owner or uuid.uuid4().hex
-        won = cast(
-            list[int],
-            self._claim_inflight(
-                keys=[self._keys.inflight(d) for d in doc_ids], args=[claimant, ttl_seconds]
-            ),
-        )
-        return [doc_ids[i - 1] for i in won]
+        records = list(expected) if expected is not None else [b""] * len(doc_ids)
+        keys: list[str] = []
+        args: list[int | str | bytes] = [ttl_seconds, claimant]
+        for doc_id, record in zip(doc_ids, records, strict=True):
+            keys += [self._keys.seen_bucket(doc_id), self._keys.inflight(doc_id)]
+            args += [seen_field(doc_id), record]
+        flags = cast(list[int], self._claim_inflight(keys=keys, args=args))
+        return [d for d, fresh in zip(doc_ids, flags, strict=True) if fresh]
 
     def release_inflight(self, doc_id: str) -> None:
         self._redis.delete(self._keys.inflight(doc_id))

@@ -22,6 +22,7 @@ an entry for a domain also covers its subdomains; the most specific entry wins.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -240,6 +241,10 @@ class HostLimiter:
         self._lease_ms = round(lease * 1000)
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
+        # Lease tokens: unique per limiter (one per worker process), then a counter;
+        # cheaper than a uuid4 per request, which reads the OS's random source.
+        self._token_prefix = uuid.uuid4().hex[:16]
+        self._token_numbers = itertools.count()
 
     @contextmanager
     def slot(self, url: str) -> Iterator[HostSlot]:
@@ -256,7 +261,7 @@ class HostLimiter:
 
     def _take(self, host: str) -> tuple[str, float]:
         limit = self._limits.for_host(host)
-        token = uuid.uuid4().hex
+        token = f"{self._token_prefix}-{next(self._token_numbers)}"
         begun = time.monotonic()
         deadline = begun + self._max_wait
         while True:

@@ -39,6 +39,7 @@ from workers.errors import FeedParseError, NewswireError, SchemaViolation
 from workers.polling.canonical import canonical_url, document_id
 
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
+_NON_TEXT_TAGS = frozenset({"script", "style", "template"})
 
 
 @dataclass(frozen=True)
@@ -309,9 +310,15 @@ def _html_to_text(fragment: str | None) -> str | None:
         return None
     fragment = _UNWANTED_CHARS.sub("", fragment)
     try:
-        text = lxml_html.fromstring(fragment).text_content()
+        root = lxml_html.fromstring(fragment)
     except (ValueError, TypeError):  # lxml raises these on empty or odd documents
         text = fragment
+    else:
+        # Only XML formats go through feedparser's sanitizer: a JSON Feed's
+        # content_html may carry scripts and styles, which are not text.
+        for element in root.xpath("//script | //style | //template"):
+            element.drop_tree()
+        text = "" if root.tag in _NON_TEXT_TAGS else root.text_content()
     text = " ".join(text.split())
     return text[:MAX_SUMMARY_CHARS] or None
 

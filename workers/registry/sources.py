@@ -1,6 +1,11 @@
 """Read feed lists (feeds.yaml, OPML) into FeedSource models, and write OPML back.
 
-Errors name the file and the entry so an operator can fix the list.
+Errors name the file and the entry so an operator can fix the list. OPML
+carries what its outline attributes can (xmlUrl, title, language, category);
+Newswire's own fields travel in extra attributes (newswireId, country,
+pollInterval, enabled) that other readers ignore, so that exporting a registry
+and importing the file again gives back the same feeds, not copies under new ids.
+An OPML file that lists one URL twice (a feed in two folders) gives one feed.
 """
 
 from __future__ import annotations
@@ -58,19 +63,33 @@ def load_opml(path: Path) -> list[FeedSource]:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise ConfigurationError(f"{path}: not a readable OPML file: {exc}") from exc
-    rows: list[dict[str, Any]] = []
+    rows: dict[str, dict[str, Any]] = {}
     for outline in root.iter("outline"):
         url = outline.get("xmlUrl")
         if not url:
             continue  # a folder, not a feed
-        title = outline.get("title") or outline.get("text") or url
-        row: dict[str, Any] = {"id": feed_id_for(url), "url": url, "title": title}
-        if outline.get("language"):
-            row["language"] = outline.get("language", "").lower()[:2]
-        if outline.get("category"):
-            row["tags"] = [t for t in re.split(r"[,/]", outline.get("category", "")) if t]
-        rows.append(row)
-    return _validate_all(path, rows)
+        row = _opml_row(outline, url)
+        if url in rows:  # the same feed filed under two folders: one feed, both tags
+            rows[url]["tags"] = [*rows[url]["tags"], *row["tags"]]
+            continue
+        rows[url] = row
+    return _validate_all(path, list(rows.values()))
+
+
+def _opml_row(outline: Any, url: str) -> dict[str, Any]:
+    title = outline.get("title") or outline.get("text") or url
+    row: dict[str, Any] = {"id": outline.get("newswireId") or feed_id_for(url), "url": url}
+    row["title"] = title
+    row["tags"] = [t for t in re.split(r"[,/]", outline.get("category", "")) if t]
+    if outline.get("language"):
+        row["language"] = outline.get("language", "").lower()[:2]
+    if outline.get("country"):
+        row["country"] = outline.get("country")
+    if outline.get("pollInterval"):
+        row["poll_interval_seconds"] = outline.get("pollInterval")
+    if outline.get("enabled"):
+        row["enabled"] = outline.get("enabled")
+    return row
 
 
 def _validate_all(path: Path, rows: list[Any]) -> list[FeedSource]:
@@ -102,10 +121,17 @@ def to_opml(feeds: list[FeedSource], title: str = "Newswire feeds") -> str:
     ]
     for feed in feeds:
         attrs = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": str(feed.url)}
+        attrs["newswireId"] = feed.id
         if feed.language:
             attrs["language"] = feed.language
+        if feed.country:
+            attrs["country"] = feed.country
         if feed.tags:
             attrs["category"] = ",".join(feed.tags)
+        if feed.poll_interval_seconds is not None:
+            attrs["pollInterval"] = str(feed.poll_interval_seconds)
+        if not feed.enabled:
+            attrs["enabled"] = "false"
         rendered = " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
         lines.append(f"    <outline {rendered}/>")
     lines += ["  </body>", "</opml>", ""]

@@ -171,10 +171,9 @@ class FeedRegistry:
         A health event, when given, goes to the feed-health stream in the same
         transaction, so the stream never tells of a state the registry lacks.
         """
-        fields: dict[Any, Any] = {
-            k: _encode(v) for k, v in state.model_dump().items() if v is not None
-        }
-        empty = [k for k, v in state.model_dump().items() if v is None]
+        values = state.model_dump()
+        fields: dict[Any, Any] = {k: _encode(v) for k, v in values.items() if v is not None}
+        empty = [k for k, v in values.items() if v is None]
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._keys.feed(feed_id), mapping=fields)
         if empty:

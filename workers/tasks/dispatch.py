@@ -26,8 +26,10 @@ def dispatch_due_feeds() -> int:
         limit=services.settings.dispatch_batch,
         lease_seconds=services.settings.poll_lease_seconds,
     )
-    for feed_id in list(claimed):
-        app.send_task(POLL_FEED, args=[feed_id])
+    # One producer for the whole batch, rather than one taken from the pool per task.
+    with app.producer_or_acquire() as producer:
+        for feed_id in claimed:
+            app.send_task(POLL_FEED, args=[feed_id], producer=producer)
     _check_lag_now_and_then(services)
     return len(claimed)
 
