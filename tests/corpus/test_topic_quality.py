@@ -16,7 +16,8 @@ import pytest
 from workers.enrichment import Enricher
 from workers.enrichment.language import SUPPORTED
 from workers.enrichment.seedfile import display_name
-from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset, topic_ids
+from workers.enrichment.taxonomy import topic_ids
+from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset
 from workers.evaluation.floors import EACH_LANGUAGE, FLOORS_FILE, Bar, Floors, check, load_floors
 from workers.evaluation.runner import evaluate
 from workers.evaluation.scoring import ALL, Report

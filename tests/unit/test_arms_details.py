@@ -23,8 +23,9 @@ from workers.enrichment import Enricher
 from workers.enrichment.arms import DETAILS_FILE, load_arms_rules
 from workers.enrichment.entities import Gazetteer, load_gazetteer
 from workers.enrichment.language import SUPPORTED
+from workers.enrichment.taxonomy import topic_ids
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import DEVSET_DIRNAME, ArmsTransferGold, load_devset, topic_ids
+from workers.evaluation.devset import DEVSET_DIRNAME, ArmsTransferGold, load_devset
 from workers.evaluation.runner import document_input
 from workers.settings import get_settings
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from workers.enrichment.taxonomy import load_taxonomy
+from workers.enrichment.taxonomy import load_taxonomy, topic_ids
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import ArmsTransferGold, load_devset, topic_ids
+from workers.evaluation.devset import ArmsTransferGold, load_devset
 from workers.settings import get_settings
 
 TOPICS = frozenset({"arms_transfers", "sanctions", "armed_conflict"})

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from workers.cli.main import cli
 from workers.enrichment import Enricher
+from workers.enrichment.taxonomy import topic_ids
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import ArmsTransferGold, DevDoc, load_devset, topic_ids
+from workers.evaluation.devset import ArmsTransferGold, DevDoc, load_devset
 from workers.evaluation.floors import Bar, check, load_floors, suggest
 from workers.evaluation.runner import document_input, evaluate, select
 from workers.evaluation.scoring import (

@@ -26,8 +26,9 @@ from workers.cli.classify_cmd import build_enricher
 from workers.cli.common import load_settings
 from workers.cli.progress import progress
 from workers.enrichment.seedfile import display_name
+from workers.enrichment.taxonomy import topic_ids
 from workers.errors import ConfigurationError
-from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset, topic_ids
+from workers.evaluation.devset import DEVSET_DIRNAME, DevDoc, load_devset
 from workers.evaluation.floors import FLOORS_FILE, Floors, Outcome, check, load_floors, suggest
 from workers.evaluation.runner import evaluate
 from workers.evaluation.scoring import ALL, LANGUAGE_MIN_CHARS, Accuracy, Counts, Report

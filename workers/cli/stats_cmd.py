@@ -15,7 +15,7 @@ from rich.table import Table
 from workers.cli.common import existing_redis_url, load_settings, use_settings
 from workers.cli.feeds_cmd import health_snapshots, registry
 from workers.clients import get_keys, get_redis
-from workers.evaluation.devset import topic_ids
+from workers.enrichment.taxonomy import topic_ids
 from workers.observability import broker, redis_state
 from workers.observability.redis_state import RecentErrors, StreamState
 

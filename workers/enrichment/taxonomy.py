@@ -183,6 +183,18 @@ class Taxonomy:
 # -- loading ---------------------------------------------------------------------------
 
 
+def topic_files(seeds_dir: Path) -> list[Path]:
+    """The taxonomy's topic files, one per topic and named after it, in name order."""
+    directory = seeds_dir / TAXONOMY_DIRNAME
+    return [p for p in sorted(directory.glob("*.yaml")) if p.name != INDEX_FILE]
+
+
+def topic_ids(seeds_dir: Path) -> frozenset[str]:
+    """The taxonomy's topic ids, without reading the files (load_taxonomy checks that
+    each file's id is its name): the streams and metrics that exist per topic."""
+    return frozenset(p.stem for p in topic_files(seeds_dir))
+
+
 def load_taxonomy(seeds_dir: Path, *, expand_forms: bool = True) -> Taxonomy:
     """Read and validate ``seeds_dir/taxonomy``. Raises ConfigurationError."""
     directory = seeds_dir / TAXONOMY_DIRNAME
@@ -190,10 +202,7 @@ def load_taxonomy(seeds_dir: Path, *, expand_forms: bool = True) -> Taxonomy:
     if not index_path.is_file():
         raise ConfigurationError(f"{display_name(index_path, seeds_dir)}: file not found")
     version, max_evidence = _read_index(load(index_path, display_name(index_path, seeds_dir)))
-    topics = []
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name != INDEX_FILE:
-            topics.append(_read_topic(path, display_name(path, seeds_dir)))
+    topics = [_read_topic(path, display_name(path, seeds_dir)) for path in topic_files(seeds_dir)]
     if not topics:
         raise ConfigurationError(f"{display_name(directory, seeds_dir)}: no topic file (*.yaml)")
     taxonomy = Taxonomy(version=version, topics=tuple(topics), max_evidence=max_evidence)

@@ -31,7 +31,6 @@ from typing import Any, Literal, cast
 
 from workers.enrichment.language import SUPPORTED
 from workers.enrichment.seedfile import display_name
-from workers.enrichment.taxonomy import INDEX_FILE, TAXONOMY_DIRNAME
 from workers.errors import ConfigurationError
 
 DEVSET_DIRNAME = "devset"
@@ -77,12 +76,6 @@ class DevDoc:
     @property
     def where(self) -> str:
         return f"{self.source}, line {self.line}"
-
-
-def topic_ids(seeds_dir: Path) -> frozenset[str]:
-    """The taxonomy's topic ids: one file per topic, named after it (taxonomy.py checks that)."""
-    folder = seeds_dir / TAXONOMY_DIRNAME
-    return frozenset(p.stem for p in folder.glob("*.yaml") if p.name != INDEX_FILE)
 
 
 def load_devset(devset_dir: Path, topics: Collection[str]) -> list[DevDoc]:

@@ -181,7 +181,7 @@ def _start_metrics(**_: Any) -> None:
     if _endpoint.directory is None or settings is None:
         return
     from workers.clients import get_redis
-    from workers.evaluation.devset import topic_ids
+    from workers.enrichment.taxonomy import topic_ids
     from workers.observability.collector import RedisStateCollector
 
     collector = RedisStateCollector(get_redis, settings, topic_ids(settings.seeds_dir))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from workers.app import app
-from workers.evaluation.devset import topic_ids
+from workers.enrichment.taxonomy import topic_ids
 from workers.publishing.lag import check_lag, newswire_streams
 from workers.services import Services, get_services
 from workers.tasks import DISPATCH_DUE_FEEDS, POLL_FEED
