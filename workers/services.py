@@ -13,6 +13,7 @@ from workers.clients import PerProcess, get_redis
 from workers.dedup.neardup import NearDupIndex
 from workers.dedup.seen import SeenStore
 from workers.enrichment import Enricher
+from workers.enrichment.taxonomy import topic_ids
 from workers.fetching.http import HttpClient
 from workers.fetching.politeness import HostLimiter, HostLimits
 from workers.fetching.rawstore import RawPageStore
@@ -87,6 +88,11 @@ class Services:
     @cached_property
     def poller(self) -> FeedPoller:
         return ObservedPoller(self.registry, self.seen, self.http, self.settings)
+
+    @cached_property
+    def topic_ids(self) -> frozenset[str]:
+        """The taxonomy's topics (one stream each), listed once per process."""
+        return topic_ids(self.settings.seeds_dir)
 
     @property
     def enricher(self) -> Enricher:

@@ -113,8 +113,9 @@ def test_an_invalid_document_is_dead_lettered_at_once_not_retried(
 def test_refused_feed_items_are_dead_lettered_capped_per_poll(
     settings: Settings, redis_client: redis.Redis, keys: Keys, http_server: FixtureHttpServer
 ) -> None:
+    from workers.polling.report import MAX_REJECTED_ITEMS_RECORDED, record_poll_problems
     from workers.services import get_services
-    from workers.tasks.poll import MAX_REJECTED_ITEMS_RECORDED, _record_rejected_items
+    from workers.tasks import POLL_FEED
 
     links = [f"javascript:steal({n})" for n in range(50)]
     links += ["file:///etc/shadow", "https://news.example/fine", ""]
@@ -128,7 +129,7 @@ def test_refused_feed_items_are_dead_lettered_capped_per_poll(
     result = services.poller.poll("f", now=datetime.now(UTC).timestamp())
     assert [e.url for e in result.new_entries] == ["https://news.example/fine"]
     assert len(result.rejected) == 52  # 50 scripts, the file link, the empty link
-    _record_rejected_items(services, result)
+    record_poll_problems(services.deadletters, result, task_name=POLL_FEED, task_id=None)
     records = dead_letters(redis_client, keys)
     assert len(records) == MAX_REJECTED_ITEMS_RECORDED  # a flood stays a trickle
     assert {(d.stage, d.reason, d.feed_id) for d in records} == {("poll", "scheme", "f")}

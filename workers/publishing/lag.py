@@ -158,3 +158,21 @@ def check_lag(
                     lag.describe(),
                 )
     return at_risk
+
+
+def check_lag_now_and_then(
+    client: redis.Redis,
+    keys: Keys,
+    topics: Iterable[str],
+    *,
+    every_seconds: int,
+    maxlen: int,
+    alert_fraction: float,
+) -> list[GroupLag] | None:
+    """check_lag, at most once per `every_seconds` across every process that calls it
+    (a Redis lock decides which); None when another one checked recently."""
+    if not client.set(keys.lag_check_lock, "1", nx=True, ex=every_seconds):
+        return None
+    return check_lag(
+        client, newswire_streams(keys, topics), maxlen=maxlen, alert_fraction=alert_fraction
+    )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 
 from workers.app import app
-from workers.enrichment.taxonomy import topic_ids
-from workers.publishing.lag import check_lag, newswire_streams
-from workers.services import Services, get_services
+from workers.publishing.lag import check_lag_now_and_then
+from workers.services import get_services
 from workers.tasks import DISPATCH_DUE_FEEDS, POLL_FEED
 
 
@@ -30,18 +29,13 @@ def dispatch_due_feeds() -> int:
     with app.producer_or_acquire() as producer:
         for feed_id in claimed:
             app.send_task(POLL_FEED, args=[feed_id], producer=producer)
-    _check_lag_now_and_then(services)
-    return len(claimed)
-
-
-def _check_lag_now_and_then(services: Services) -> None:
     settings = services.settings
-    if services.redis.set(
-        services.keys.lag_check_lock, "1", nx=True, ex=settings.stream_lag_check_seconds
-    ):
-        check_lag(
-            services.redis,
-            newswire_streams(services.keys, topic_ids(settings.seeds_dir)),
-            maxlen=settings.stream_maxlen,
-            alert_fraction=settings.stream_lag_alert_fraction,
-        )
+    check_lag_now_and_then(
+        services.redis,
+        services.keys,
+        services.topic_ids,
+        every_seconds=settings.stream_lag_check_seconds,
+        maxlen=settings.stream_maxlen,
+        alert_fraction=settings.stream_lag_alert_fraction,
+    )
+    return len(claimed)
