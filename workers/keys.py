@@ -84,6 +84,11 @@ class Keys:
         """Hash: the feed source (as JSON) and its polling state."""
         return f"{self.prefix}:feed:{feed_id}"
 
+    def feed_pending(self, feed_id: str) -> str:
+        """Hash: doc id -> an entry the feed's polls wanted and left in flight, until it is
+        settled (workers/polling/pending.py)."""
+        return f"{self.prefix}:feed:{feed_id}:pending"
+
     # --- articles in flight ------------------------------------------------------------------
     def seen_bucket(self, doc_id: str) -> str:
         """Hash bucket of the seen-set: rest of the doc id -> publication record."""

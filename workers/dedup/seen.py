@@ -86,23 +86,28 @@ return 1
 # worker died gets its entries back).
 # KEYS: seen bucket and in-flight marker of each id, in pairs.
 # ARGV: TTL of the markers, the claimant, then each id's seen field and expected
-# record ('' = none). Returns 1 (claimed) or 0 per id.
+# record ('' = none). Returns per id one of the CLAIM_* codes below.
 _CLAIM_INFLIGHT = """
-local claimed = {}
+local outcomes = {}
 for i = 1, #KEYS / 2 do
   local current = redis.call('HGET', KEYS[2 * i - 1], ARGV[2 * i + 1]) or ''
-  local fresh = 0
+  local outcome = 2
   if current == ARGV[2 * i + 2] then
     local marker = KEYS[2 * i]
+    outcome = 0
     if redis.call('SET', marker, ARGV[2], 'NX', 'EX', ARGV[1])
         or redis.call('GET', marker) == ARGV[2] then
-      fresh = 1
+      outcome = 1
     end
   end
-  claimed[i] = fresh
+  outcomes[i] = outcome
 end
-return claimed
+return outcomes
 """
+# What _CLAIM_INFLIGHT says of each id.
+CLAIM_HELD_ELSEWHERE = 0  # in flight for another claimant
+CLAIM_TAKEN = 1  # claimed now, or claimed before by the same claimant
+CLAIM_SETTLED = 2  # its seen record changed since it was read: published or dead-lettered
 
 
 def day_number(now: float) -> int:
@@ -233,11 +238,14 @@ class EntryKey:
 
 @dataclass(frozen=True)
 class Selection:
-    """What a poll sends down the pipeline, and how many wanted entries were in flight
-    already (claimed by an earlier poll that may have died before handing them off)."""
+    """What a poll sends down the pipeline, and the wanted entries in flight already for
+    another claimant (an earlier poll, of this feed or another, that may have died before
+    handing them off). `read` holds the seen record each wanted entry had when it was
+    chosen (b"" = none): the record whose change tells that the entry was settled."""
 
     entries: list[FeedEntry]
-    in_flight_elsewhere: int = 0
+    waiting: list[FeedEntry] = field(default_factory=list)
+    read: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -344,13 +352,20 @@ class SeenStore:
         self._touch(listed, today, policy)
         pairs = zip(entries, records, strict=True)
         read = {entry.doc_id: record.raw if record else b"" for entry, record in pairs}
-        claimed = self.claim_inflight(
+        outcomes = self.claim_outcomes(
             list(chosen),
             policy.inflight_ttl_seconds,
             owner=owner,
             expected=[read[d] for d in chosen],
         )
-        return Selection([chosen[doc_id] for doc_id in claimed], len(chosen) - len(claimed))
+        by_outcome: dict[int, list[FeedEntry]] = {}
+        for doc_id, outcome in zip(chosen, outcomes, strict=True):
+            by_outcome.setdefault(outcome, []).append(chosen[doc_id])
+        return Selection(
+            by_outcome.get(CLAIM_TAKEN, []),
+            by_outcome.get(CLAIM_HELD_ELSEWHERE, []),
+            {doc_id: read[doc_id] for doc_id in chosen},
+        )
 
     def claim_inflight(
         self,
@@ -365,6 +380,18 @@ class SeenStore:
         died), and whose seen record is still `expected` (the raw record read before;
         b"" = none; by default: never published nor dead-lettered). Without an owner
         every call is a claimant of its own."""
+        outcomes = self.claim_outcomes(doc_ids, ttl_seconds, owner=owner, expected=expected)
+        return [d for d, outcome in zip(doc_ids, outcomes, strict=True) if outcome == CLAIM_TAKEN]
+
+    def claim_outcomes(
+        self,
+        doc_ids: Sequence[str],
+        ttl_seconds: int,
+        *,
+        owner: str | None = None,
+        expected: Sequence[bytes] | None = None,
+    ) -> list[int]:
+        """claim_inflight, telling for each id why it was not claimed (CLAIM_* codes)."""
         if not doc_ids:
             return []
         claimant = owner or uuid.uuid4().hex
@@ -374,8 +401,7 @@ class SeenStore:
         for doc_id, record in zip(doc_ids, records, strict=True):
             keys += [self._keys.seen_bucket(doc_id), self._keys.inflight(doc_id)]
             args += [seen_field(doc_id), record]
-        flags = cast(list[int], self._claim_inflight(keys=keys, args=args))
-        return [d for d, fresh in zip(doc_ids, flags, strict=True) if fresh]
+        return [int(o) for o in cast(list[int], self._claim_inflight(keys=keys, args=args))]
 
     def release_inflight(self, doc_id: str) -> None:
         self._redis.delete(self._keys.inflight(doc_id))

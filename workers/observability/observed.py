@@ -69,6 +69,7 @@ def observe_poll(result: PollResult) -> None:
             "feed_id": result.feed_id,
             "outcome": result.status,
             "new_entries": len(result.new_entries),
+            "resent_entries": len(result.resent),
             **({"reason": result.error.reason} if result.error is not None else {}),
         },
     )

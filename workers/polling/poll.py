@@ -16,6 +16,9 @@ staleness are in workers/polling/schedule.py; this module applies them:
   moved to when the host has room, without counting an error.
 
 State changes, errors, stale flips and moves go to the feed-health stream.
+Every poll also reckons with the entries the feed's earlier polls left in
+flight (workers/polling/pending.py): one whose claim lapsed unsettled is sent
+again, even when the feed answers 304.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,10 +43,11 @@ from workers.errors import (
 )
 from workers.fetching.addresses import AddressPolicy
 from workers.fetching.http import HttpClient, HttpResponse, parse_retry_after
+from workers.polling import pending as pending_entries
 from workers.polling import schedule
 from workers.polling.adapter import ItemProblem, parse_feed, to_entries
 from workers.registry import health
-from workers.registry.store import FeedRecord, FeedRegistry, FeedState
+from workers.registry.store import FeedRecord, FeedRegistry, FeedState, PendingWrites
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,7 @@ class PollResult:
     # | disabled (by the operator) | unknown
     status: str
     new_entries: list[FeedEntry] = field(default_factory=list)
+    resent: list[FeedEntry] = field(default_factory=list)  # pending entries whose claim lapsed
     error: NewswireError | None = None
     first_error_of_streak: bool = False
     problems: list[str] = field(default_factory=list)
@@ -94,8 +100,12 @@ def is_host_busy(exc: NewswireError) -> bool:
 class _Claim:
     """Who claims a poll's new entries, and where they go once claimed."""
 
-    owner: str | None
+    owner: str
     handoff: Handoff | None
+
+    def hand_off(self, entries: list[FeedEntry]) -> None:
+        if entries and self.handoff is not None:
+            self.handoff(entries)
 
 
 @dataclass
@@ -105,7 +115,7 @@ class _Outcome:
     problems: list[str] = field(default_factory=list)
     rejected: list[ItemProblem] = field(default_factory=list)
     moved: bool = False
-    unsettled: bool = False  # wanted entries in flight elsewhere: do not remember this body
+    selection: Selection | None = None  # what the seen-set said of a parsed body
 
 
 class FeedPoller:
@@ -135,35 +145,57 @@ class FeedPoller:
         owner: str | None = None,
         handoff: Handoff | None = None,
     ) -> PollResult:
-        """Poll a feed once. New entries are claimed in flight by `owner` and given to
-        `handoff` before the feed's state is saved, so that a crash in between makes
-        the same owner's next try find and hand off the same entries."""
-        record = self._registry.get(feed_id)
+        """Poll a feed once. New entries are claimed in flight by `owner` (by default a
+        claimant of this call's own) and given to `handoff` before the feed's state is
+        saved, so that a crash in between makes the same owner's next try find and hand
+        off the same entries."""
+        record, stored_pending = self._registry.get_for_poll(feed_id)
         if record is None:
             return PollResult(feed_id, "unknown")
         if not record.source.enabled:
             return PollResult(feed_id, "disabled")
+        claim = _Claim(owner or uuid.uuid4().hex, handoff)
         before = record.state
         state = before.model_copy()
         state.last_polled_at = now
         error: NewswireError | None = None
         outcome = _Outcome("error")
         try:
-            outcome = self._poll_once(record, state, now, _Claim(owner, handoff))
+            outcome = self._poll_once(record, state, now, claim)
         except NewswireError as exc:
             if is_host_busy(exc):
                 return self._defer(feed_id, exc, now)
             error = exc
             self._record_error(record, state, exc, now)
+        reckoning = pending_entries.reckon(
+            self._seen,
+            stored_pending,
+            outcome.selection,
+            feed_id=feed_id,
+            owner=claim.owner,
+            ttl_seconds=self._settings.inflight_ttl_seconds,
+        )
+        if reckoning.resend:
+            log.warning(
+                "feed %s: %d entries sent again, their claim lapsed unsettled",
+                feed_id, len(reckoning.resend),
+            )  # fmt: skip
+        claim.hand_off(reckoning.resend)
         state.stale = schedule.is_stale(self._cfg, health.rate_of(state), now=now)
-        self._save(record, before, state, now, failed=error is not None, moved=outcome.moved)
+        self._save(
+            record, before, state, now,
+            failed=error is not None, moved=outcome.moved, pending=reckoning.writes,
+        )  # fmt: skip
         if error is not None:
             first = state.consecutive_errors == 1
-            return PollResult(feed_id, "error", error=error, first_error_of_streak=first)
+            return PollResult(
+                feed_id, "error", resent=reckoning.resend, error=error, first_error_of_streak=first
+            )
         return PollResult(
             feed_id,
             outcome.status,
             outcome.entries,
+            reckoning.resend,
             problems=outcome.problems,
             rejected=outcome.rejected,
         )
@@ -179,11 +211,9 @@ class FeedPoller:
         )
         outcome = self._read_body(record, state, response, now, claim)
         # Validators only after the body was read and parsed: a broken body must not
-        # be answered with 304s (and counted a success) from now on; nor a body whose
-        # wanted entries are still in flight, possibly for a poll that died.
-        if not outcome.unsettled:
-            state.etag = response.headers.get("etag", state.etag)
-            state.last_modified = response.headers.get("last-modified", state.last_modified)
+        # be answered with 304s (and counted a success) from now on.
+        state.etag = response.headers.get("etag", state.etag)
+        state.last_modified = response.headers.get("last-modified", state.last_modified)
         max_age = schedule.cache_max_age(response.headers.get("cache-control"))
         if response.status != 304 or max_age is not None:
             state.max_age_seconds = max_age  # a bare 304 keeps what the last 200 said
@@ -210,18 +240,15 @@ class FeedPoller:
             entries, now, feed_is_new=state.entries_total == 0, owner=claim.owner
         )
         fresh = selection.entries
-        if fresh and claim.handoff is not None:
-            claim.handoff(fresh)
-        unsettled = selection.in_flight_elsewhere > 0
-        if not unsettled:
-            # Remembered only when every wanted entry went down the pipeline: while some
-            # are in flight for another poll, the next polls parse the feed again and
-            # take them over once their claim expires, should that poll have died.
-            state.body_hash = body_hash
+        claim.hand_off(fresh)
+        # Wanted entries in flight for another poll need no second reading of this body:
+        # they stay pending for the feed until settled (workers/polling/pending.py).
+        state.body_hash = body_hash
         state.entries_total += len(fresh)
         self._learn_rate(state, entries, fresh, now)
         status = "new_entries" if fresh else "no_new_entries"
-        return _Outcome(status, fresh, [p.text for p in rejected], rejected, unsettled=unsettled)
+        problems = [p.text for p in rejected]
+        return _Outcome(status, fresh, problems, rejected, selection=selection)
 
     def _parse(
         self, record: FeedRecord, state: FeedState, response: HttpResponse, now: float
@@ -241,7 +268,7 @@ class FeedPoller:
         return entries, problems
 
     def _select_new(
-        self, entries: list[FeedEntry], now: float, *, feed_is_new: bool, owner: str | None
+        self, entries: list[FeedEntry], now: float, *, feed_is_new: bool, owner: str
     ) -> Selection:
         """New entries and updated ones to fetch again, claimed (the seen-set decides)."""
         policy = SelectionPolicy.from_settings(self._settings)
@@ -370,6 +397,7 @@ class FeedPoller:
         *,
         failed: bool,
         moved: bool,
+        pending: PendingWrites,
     ) -> None:
         changes = health.changes_between(before, state, failed=failed, moved=moved)
         event = None
@@ -382,6 +410,7 @@ class FeedPoller:
             state,
             health_event=event,
             health_maxlen=self._settings.feed_health_maxlen,
+            pending=pending,
         )
 
 

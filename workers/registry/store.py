@@ -10,11 +10,13 @@ lost makes its feed due again when the lease runs out.
 The source is the operator's declaration and is only changed by sync; what
 polling learns (a permanent redirect's new URL, health, publishing rate) lives
 in the state fields, and a new declared URL resets what belonged to the old one.
+Beside each feed's hash, a second hash holds the entries its polls left in
+flight until they are settled (workers/polling/pending.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -89,6 +91,14 @@ class FeedRecord:
         return self.state.moved_url or str(self.source.url)
 
 
+@dataclass(frozen=True)
+class PendingWrites:
+    """Changes to a feed's pending entries, stored as workers/polling/pending.py encodes them."""
+
+    put: Mapping[str, bytes] = field(default_factory=dict)
+    drop: Sequence[str] = ()
+
+
 @dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
@@ -140,6 +150,16 @@ class FeedRegistry:
             return None
         return _record_from_hash(raw)
 
+    def get_for_poll(self, feed_id: str) -> tuple[FeedRecord | None, dict[str, bytes]]:
+        """The feed and its pending entries (doc id -> stored bytes), in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._keys.feed(feed_id))
+        pipe.hgetall(self._keys.feed_pending(feed_id))
+        raw, pending = cast(tuple[dict[bytes, bytes], dict[bytes, bytes]], pipe.execute())
+        if b"source" not in raw:
+            return None, {}
+        return _record_from_hash(raw), {k.decode(): v for k, v in pending.items()}
+
     def all(self) -> list[FeedRecord]:
         members = cast(set[bytes], self._redis.smembers(self._keys.feed_ids))
         ids = sorted(i.decode() for i in members)
@@ -165,11 +185,14 @@ class FeedRegistry:
         enabled: bool = True,
         health_event: Mapping[str, str] | None = None,
         health_maxlen: int = 100_000,
+        pending: PendingWrites | None = None,
     ) -> None:
         """Store the state after a poll and put the feed back on the schedule.
 
         A health event, when given, goes to the feed-health stream in the same
-        transaction, so the stream never tells of a state the registry lacks.
+        transaction, so the stream never tells of a state the registry lacks;
+        so do the changes to the feed's pending entries, so that validators are
+        never saved without the entries in flight that they skip.
         """
         values = state.model_dump()
         fields: dict[Any, Any] = {k: _encode(v) for k, v in values.items() if v is not None}
@@ -178,6 +201,8 @@ class FeedRegistry:
         pipe.hset(self._keys.feed(feed_id), mapping=fields)
         if empty:
             pipe.hdel(self._keys.feed(feed_id), *empty)
+        if pending is not None:
+            self._write_pending(pipe, feed_id, pending)
         if enabled and state.next_poll_at is not None:
             pipe.zadd(self._keys.feeds_due, {feed_id: state.next_poll_at}, xx=True)
         if health_event is not None:
@@ -189,6 +214,13 @@ class FeedRegistry:
                 approximate=True,
             )
         pipe.execute()
+
+    def _write_pending(self, pipe: Any, feed_id: str, pending: PendingWrites) -> None:
+        key = self._keys.feed_pending(feed_id)
+        if pending.put:
+            pipe.hset(key, mapping=cast(Mapping[Any, Any], pending.put))
+        if pending.drop:
+            pipe.hdel(key, *pending.drop)
 
     def reschedule(self, feed_id: str, at: float) -> None:
         """Move a feed's next poll, touching nothing else (a deferred poll)."""

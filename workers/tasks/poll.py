@@ -5,6 +5,8 @@ saved, and the entries are claimed in flight in the name of this poll task: if
 the worker dies anywhere in between, the redelivered poll finds the feed as it
 was, claims the same entries again as their owner and sends them again, instead
 of finding them claimed by a poll that is gone (and skipping them for hours).
+Entries whose fetch message was lost after it was sent come back through the
+feed's pending entries once their claim lapses (workers/polling/pending.py).
 """
 
 from __future__ import annotations
@@ -35,4 +37,4 @@ def poll_feed(self: Task, feed_id: str) -> int:
         feed_id, now=time.time(), owner=self.request.id or uuid.uuid4().hex, handoff=hand_off
     )
     record_poll_problems(services.deadletters, result, task_name=POLL_FEED, task_id=self.request.id)
-    return len(result.new_entries)
+    return len(result.new_entries) + len(result.resent)
