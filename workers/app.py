@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         # A hard time limit requeues the task (its next delivery finds it dead-lettered
-        # and is dropped: see workers/tasks/failures.py). Celery drops a task that
+        # and is dropped: see workers/tasks/time_limits.py). Celery drops a task that
         # raises; ours raise only Reject(requeue=True) during a Redis outage.
         task_acks_on_failure_or_timeout=False,
         worker_prefetch_multiplier=1,

@@ -360,6 +360,12 @@ class Settings(BaseSettings):
         return max(self.process_time_limit, self.fetch_time_limit)
 
     @property
+    def given_up_marker_ttl(self) -> int:
+        """How long a task message given up (or a document's delivery count) is remembered:
+        long enough to span every redelivery after a visibility timeout."""
+        return self.visibility_timeout * (self.max_deliveries + 2)
+
+    @property
     def effective_process_concurrency(self) -> int:
         return self.process_concurrency or (os.cpu_count() or 1)
 

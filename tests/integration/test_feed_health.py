@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from schemas import FeedHealth, FeedSource
 from tests.support.http_server import FixtureHttpServer
+from tests.support.polling import polling_parts
 from tests.support.streams import read_stream
 from workers.cli.main import cli
 from workers.dedup.seen import SeenStore
@@ -48,10 +49,8 @@ def exact(settings: Settings) -> Settings:
 def poller(
     redis_client: redis.Redis, keys: Keys, exact: Settings
 ) -> Iterator[tuple[FeedRegistry, FeedPoller]]:
-    registry = FeedRegistry(redis_client, keys)
-    http = HttpClient(exact)
-    yield registry, FeedPoller(registry, SeenStore(redis_client, keys), http, exact)
-    http.close()
+    with polling_parts(redis_client, keys, exact) as (registry, feed_poller, _):
+        yield registry, feed_poller
 
 
 def register(registry: FeedRegistry, url: str, feed_id: str = "f", **extra: object) -> None:

@@ -14,19 +14,19 @@ import hashlib
 import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import py3langid
 import pytest
 import redis
 
-from schemas import Document, Extraction, FeedRef, LanguageInfo
+from schemas import Document, FeedRef
 from scripts.bench_neardup import KNOWN_DUPLICATES, NEAR_COPIES, corpus_texts, evaluate
+from tests.support.documents import plain_document
 from tests.support.streams import read_stream
 from workers.dedup.minhash import signature, similarity
 from workers.dedup.neardup import NearDupIndex, NearDuplicate, mark_near_duplicates
-from workers.dedup.seen import DAY_SECONDS, content_hash
+from workers.dedup.seen import DAY_SECONDS
 from workers.keys import Keys
 from workers.publishing.streams import StreamPublisher
 
@@ -53,22 +53,8 @@ WIRE = "\n\n".join(PARAGRAPHS)
 
 
 def document(doc_id: str, text: str, feed: str = "f") -> Document:
-    now = datetime.now(UTC)
-    return Document(
-        id=doc_id,
-        url=f"https://{feed}.example/{doc_id}",
-        canonical_url=f"https://{feed}.example/{doc_id}",
-        feed=FeedRef(id=feed, url=f"https://{feed}.example/rss"),
-        text=text,
-        fetched_at=now,
-        processed_at=now,
-        language=LanguageInfo(code="en", confidence=0.99, source="text"),
-        taxonomy_version="test",
-        content_hash=content_hash(text),
-        extraction=Extraction(
-            source="article_page", extractor="trafilatura", extract_ms=1.0, enrich_ms=0.1
-        ),
-    )
+    source = FeedRef(id=feed, url=f"https://{feed}.example/rss")
+    return plain_document(doc_id, text, url=f"https://{feed}.example/{doc_id}", feed=source)
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ import redis
 
 from schemas import FeedSource
 from tests.support.http_server import FixtureHttpServer
-from workers.dedup.seen import SeenStore
-from workers.fetching.http import HttpClient
+from tests.support.polling import PollingParts, polling_parts
 from workers.keys import Keys
-from workers.polling.poll import FeedPoller
 from workers.registry.store import FeedRegistry
 from workers.settings import Settings
 
@@ -23,16 +21,10 @@ def rss(*links: str) -> str:
 
 
 @pytest.fixture
-def parts(
-    redis_client: redis.Redis, keys: Keys, settings: Settings
-) -> Iterator[tuple[FeedRegistry, FeedPoller, SeenStore]]:
+def parts(redis_client: redis.Redis, keys: Keys, settings: Settings) -> Iterator[PollingParts]:
     """A poller without jitter, so that due times can be asserted exactly."""
-    registry = FeedRegistry(redis_client, keys)
-    seen = SeenStore(redis_client, keys)
-    http = HttpClient(settings)
-    exact = settings.model_copy(update={"poll_jitter_fraction": 0.0})
-    yield registry, FeedPoller(registry, seen, http, exact), seen
-    http.close()
+    with polling_parts(redis_client, keys, settings, exact=True) as made:
+        yield made
 
 
 def register(registry: FeedRegistry, url: str, **extra: object) -> None:
@@ -40,9 +32,7 @@ def register(registry: FeedRegistry, url: str, **extra: object) -> None:
     registry.sync([source], now=0)
 
 
-def test_new_entries_then_304(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
-) -> None:
+def test_new_entries_then_304(parts: PollingParts, http_server: FixtureHttpServer) -> None:
     registry, poller, _ = parts
     http_server.route("/feed", rss("https://n.org/1", "https://n.org/2"), etag='"e1"')
     register(registry, http_server.url("/feed"), language="en")
@@ -61,7 +51,7 @@ def test_new_entries_then_304(
 
 
 def test_entries_in_flight_or_seen_are_not_enqueued_again(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+    parts: PollingParts, http_server: FixtureHttpServer
 ) -> None:
     registry, poller, seen = parts
     http_server.route("/feed", rss("https://n.org/1"))
@@ -79,7 +69,7 @@ def test_entries_in_flight_or_seen_are_not_enqueued_again(
 
 
 def test_errors_are_recorded_with_backoff(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+    parts: PollingParts, http_server: FixtureHttpServer
 ) -> None:
     registry, poller, _ = parts
     http_server.route("/feed", status=503, headers={"Retry-After": "7200"})
@@ -108,9 +98,7 @@ def test_errors_are_recorded_with_backoff(
     assert record.state.last_error_at == 8000 and record.state.last_success_at == 9000
 
 
-def test_unknown_and_disabled_feeds(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
-) -> None:
+def test_unknown_and_disabled_feeds(parts: PollingParts, http_server: FixtureHttpServer) -> None:
     registry, poller, _ = parts
     assert poller.poll("nope", now=0).status == "unknown"
     register(registry, http_server.url("/feed"), enabled=False)
@@ -136,7 +124,7 @@ NOON = 1704110400.0  # 2024-01-01 12:00 UTC
 
 
 def test_interval_adapts_to_the_publishing_rate(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+    parts: PollingParts, http_server: FixtureHttpServer
 ) -> None:
     registry, poller, _ = parts
     http_server.route("/feed", dated_rss(0, 240, 480, 720))  # every four hours
@@ -154,7 +142,7 @@ def test_interval_adapts_to_the_publishing_rate(
 
 
 def test_server_hints_are_lower_bounds_and_retry_after_a_floor(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+    parts: PollingParts, http_server: FixtureHttpServer
 ) -> None:
     registry, poller, _ = parts
     busy = list(range(600, 721, 5))  # adaptive interval at the 300 s minimum
@@ -189,20 +177,15 @@ def test_server_hints_are_lower_bounds_and_retry_after_a_floor(
 def test_jitter_spreads_feeds_that_start_together(
     redis_client: redis.Redis, keys: Keys, settings: Settings, http_server: FixtureHttpServer
 ) -> None:
-    registry = FeedRegistry(redis_client, keys)
-    http = HttpClient(settings)
-    poller = FeedPoller(registry, SeenStore(redis_client, keys), http, settings)
     http_server.route("/feed", rss("https://n.org/1"), etag='"e"')
     ids = [f"f{i}" for i in range(12)]
-    registry.sync(
-        [FeedSource(id=i, url=http_server.url("/feed"), title=i) for i in ids],
-        now=0,
-    )
-    try:
+    with polling_parts(redis_client, keys, settings) as (registry, poller, _):
+        registry.sync(
+            [FeedSource(id=i, url=http_server.url("/feed"), title=i) for i in ids],
+            now=0,
+        )
         for feed_id in ids:
             poller.poll(feed_id, now=1000)
-    finally:
-        http.close()
     due = [registry.next_due(feed_id) for feed_id in ids]
     assert all(d is not None and 1000 + 810 <= d <= 1000 + 990 for d in due)
     assert len(set(due)) == len(ids)

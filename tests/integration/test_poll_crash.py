@@ -22,11 +22,9 @@ import redis
 from schemas import FeedEntry
 from tests.support.faults import NewsSite
 from tests.support.http_server import FixtureHttpServer
-from workers.dedup.seen import SeenRecord, SeenStore
-from workers.fetching.http import HttpClient
+from tests.support.polling import PollingParts, polling_parts
+from workers.dedup.seen import SeenRecord
 from workers.keys import Keys
-from workers.polling.poll import FeedPoller
-from workers.registry.store import FeedRegistry
 from workers.settings import Settings
 
 
@@ -35,14 +33,9 @@ class WorkerDied(BaseException):
 
 
 @pytest.fixture
-def parts(
-    redis_client: redis.Redis, keys: Keys, settings: Settings
-) -> Iterator[tuple[FeedRegistry, FeedPoller, SeenStore]]:
-    registry = FeedRegistry(redis_client, keys)
-    seen = SeenStore(redis_client, keys)
-    http = HttpClient(settings)
-    yield registry, FeedPoller(registry, seen, http, settings), seen
-    http.close()
+def parts(redis_client: redis.Redis, keys: Keys, settings: Settings) -> Iterator[PollingParts]:
+    with polling_parts(redis_client, keys, settings) as made:
+        yield made
 
 
 def urls(entries: list[FeedEntry]) -> list[str]:
@@ -60,7 +53,7 @@ def pending_ids(redis_client: redis.Redis, keys: Keys, feed_id: str) -> set[str]
 
 
 def test_a_redelivered_poll_hands_off_the_entries_its_first_run_claimed(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore], http_server: FixtureHttpServer
+    parts: PollingParts, http_server: FixtureHttpServer
 ) -> None:
     registry, poller, _ = parts
     site = NewsSite(http_server, feeds=1, per_feed=3)
@@ -90,7 +83,7 @@ def test_a_redelivered_poll_hands_off_the_entries_its_first_run_claimed(
 
 
 def test_entries_whose_fetch_messages_vanished_are_sent_again_once_their_claim_lapses(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore],
+    parts: PollingParts,
     http_server: FixtureHttpServer,
     redis_client: redis.Redis,
     keys: Keys,
@@ -117,7 +110,7 @@ def test_entries_whose_fetch_messages_vanished_are_sent_again_once_their_claim_l
 
 
 def test_settled_entries_leave_the_pending_set_and_are_not_sent_again(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore],
+    parts: PollingParts,
     http_server: FixtureHttpServer,
     redis_client: redis.Redis,
     keys: Keys,
@@ -143,7 +136,7 @@ def test_settled_entries_leave_the_pending_set_and_are_not_sent_again(
 
 
 def test_a_feed_keeps_its_body_while_another_feeds_poll_holds_a_shared_entry(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore],
+    parts: PollingParts,
     http_server: FixtureHttpServer,
     redis_client: redis.Redis,
     keys: Keys,
@@ -175,7 +168,7 @@ def test_a_feed_keeps_its_body_while_another_feeds_poll_holds_a_shared_entry(
 
 
 def test_an_unreadable_pending_entry_is_dropped_by_the_next_poll(
-    parts: tuple[FeedRegistry, FeedPoller, SeenStore],
+    parts: PollingParts,
     http_server: FixtureHttpServer,
     redis_client: redis.Redis,
     keys: Keys,

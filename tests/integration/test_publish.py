@@ -6,11 +6,9 @@ import redis
 
 from schemas import (
     Document,
-    Extraction,
     FeedRef,
-    LanguageInfo,
-    TopicMatch,
 )
+from tests.support.documents import plain_document
 from tests.support.streams import read_stream
 from workers.dedup.seen import EntryKey, SeenStore, content_hash, day_number, minute_number
 from workers.errors import HttpStatusError
@@ -24,23 +22,9 @@ DOC_ID = "0123456789abcdef0123456789abcdef"
 def document(
     text: str = "Some article text.", topics: tuple[str, ...] = ("sanctions",)
 ) -> Document:
-    now = datetime.now(UTC)
-    return Document(
-        id=DOC_ID,
-        url="https://example.org/a",
-        canonical_url="https://example.org/a",
-        feed=FeedRef(id="f", url="https://example.org/feed"),
-        text=text,
-        fetched_at=now,
-        processed_at=now,
-        language=LanguageInfo(code="en", confidence=0.99, source="text"),
-        topics=[TopicMatch(id=t, score=2.0) for t in topics],
-        taxonomy_version="test",
-        content_hash=content_hash(text),
-        extraction=Extraction(
-            source="article_page", extractor="trafilatura", extract_ms=1.0, enrich_ms=0.1
-        ),
-    )
+    url = "https://example.org/a"
+    feed = FeedRef(id="f", url="https://example.org/feed")
+    return plain_document(DOC_ID, text, url=url, feed=feed, topics=topics)
 
 
 def test_publishing_twice_adds_one_entry_per_stream(redis_client: redis.Redis, keys: Keys) -> None:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from schemas import Document, Extraction, FeedEntry, FeedSource, LanguageInfo
+from schemas import Document, FeedEntry, FeedSource
+from tests.support.documents import plain_document
 from tests.support.http_server import FixtureHttpServer
 from tests.support.streams import read_stream
 from workers.dedup.seen import (
@@ -86,22 +87,13 @@ def publisher(redis_client: redis.Redis, keys: Keys) -> StreamPublisher:
 
 
 def document(entry: FeedEntry, text: str) -> Document:
-    now = datetime.now(UTC)
-    return Document(
-        id=entry.doc_id,
+    return plain_document(
+        entry.doc_id,
+        text,
         url=entry.url,
         canonical_url=entry.canonical_url,
         feed=entry.feed,
         title=entry.title,
-        text=text,
-        fetched_at=now,
-        processed_at=now,
-        language=LanguageInfo(code="en", confidence=0.9, source="text"),
-        taxonomy_version="test",
-        content_hash=content_hash(text),
-        extraction=Extraction(
-            source="article_page", extractor="trafilatura", extract_ms=1.0, enrich_ms=0.1
-        ),
     )
 
 

@@ -74,7 +74,7 @@ VALID_ENTRY: dict[str, Any] = {
 def test_invalid_task_messages_are_dead_lettered_with_the_fields_at_fault(
     fetch_task: Task, redis_client: redis.Redis, keys: Keys, payload: Any, doc_id: str | None
 ) -> None:
-    from workers.tasks.failures import entry_of_message
+    from workers.tasks.messages import entry_of_message
 
     assert entry_of_message(fetch_task, payload, stage="fetch", payload={"entry": payload}) is None
     [dead] = dead_letters(redis_client, keys)
@@ -85,7 +85,7 @@ def test_invalid_task_messages_are_dead_lettered_with_the_fields_at_fault(
 
 
 def test_a_valid_message_passes(fetch_task: Task, redis_client: redis.Redis, keys: Keys) -> None:
-    from workers.tasks.failures import entry_of_message
+    from workers.tasks.messages import entry_of_message
 
     entry = entry_of_message(fetch_task, VALID_ENTRY, stage="fetch", payload={})
     assert entry is not None and entry.doc_id == "a" * 32

@@ -32,10 +32,10 @@ from typing import Any, cast
 
 import redis
 
-from schemas import Document, Extraction, FeedRef, FeedSource, LanguageInfo
+from schemas import Document, FeedRef, FeedSource
 from tests.conftest import REPO_ROOT
+from tests.support.documents import plain_document
 from tests.support.http_server import FixtureHttpServer
-from workers.dedup.seen import content_hash
 from workers.keys import Keys
 from workers.runtime.embedded_redis import EmbeddedRedis
 from workers.runtime.supervisor import beat_command, worker_command
@@ -418,24 +418,12 @@ class NewsSite:
 
 def make_document(number: int) -> Document:
     """A valid document of article `number` (for tests that publish without a pipeline)."""
-    text = " ".join(article_text(number, 2))
-    now = datetime.now(UTC)
-    url = f"https://news.example/{number}"
-    return Document(
-        id=f"{number:032x}",
-        url=url,
-        canonical_url=url,
+    return plain_document(
+        f"{number:032x}",
+        " ".join(article_text(number, 2)),
+        url=f"https://news.example/{number}",
         feed=FeedRef(id="feed0", url="https://news.example/feed"),
         title=f"Report {number}",
-        text=text,
-        fetched_at=now,
-        processed_at=now,
-        language=LanguageInfo(code="en", confidence=0.99, source="text"),
-        taxonomy_version="test",
-        content_hash=content_hash(text),
-        extraction=Extraction(
-            source="article_page", extractor="trafilatura", extract_ms=1.0, enrich_ms=0.1
-        ),
     )
 
 

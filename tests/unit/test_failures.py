@@ -1,4 +1,5 @@
-"""Failures of Redis itself never drop a task's message (workers/tasks/failures.py)."""
+"""Failures of Redis itself never drop a task's message (workers/tasks/outage.py), and a
+soft time limit caught by library code still stops the stage (workers/tasks/time_limits.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
 from workers.errors import ConfigurationError, StoreUnavailable
-from workers.tasks import failures
-from workers.tasks.failures import requeue_on_outage
+from workers.tasks import outage, time_limits
+from workers.tasks.outage import requeue_on_outage
 
 
 @pytest.fixture(autouse=True)
 def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(failures, "OUTAGE_PAUSE_SECONDS", 0.0)
+    monkeypatch.setattr(outage, "OUTAGE_PAUSE_SECONDS", 0.0)
 
 
 def raising(exc: BaseException) -> None:
@@ -75,14 +76,14 @@ def test_a_swallowed_soft_time_limit_still_stops_the_stage() -> None:
 
     previous = signal.signal(signal.SIGUSR1, billiard_like)
     try:
-        failures.SOFT_LIMIT.arm()
-        failures.out_of_time()  # not fired: nothing happens
+        time_limits.SOFT_LIMIT.arm()
+        time_limits.out_of_time()  # not fired: nothing happens
         with contextlib.suppress(Exception):  # what trafilatura's fallback extractors do
             os.kill(os.getpid(), signal.SIGUSR1)  # what billiard sends at the soft limit
         with pytest.raises(SoftTimeLimitExceeded):
-            failures.out_of_time()
-        failures.SOFT_LIMIT.arm()  # the next task starts clean, the handler wrapped once
-        failures.out_of_time()
-        assert isinstance(signal.getsignal(signal.SIGUSR1), failures._MarkingHandler)
+            time_limits.out_of_time()
+        time_limits.SOFT_LIMIT.arm()  # the next task starts clean, the handler wrapped once
+        time_limits.out_of_time()
+        assert isinstance(signal.getsignal(signal.SIGUSR1), time_limits._MarkingHandler)
     finally:
         signal.signal(signal.SIGUSR1, previous)

@@ -150,7 +150,7 @@ def _task_finished(task: Any = None, state: str | None = None, **_: Any) -> None
 def _task_retried(sender: Any = None, reason: Any = None, **_: Any) -> None:
     cause = reason.exc if isinstance(reason, Retry) and reason.exc is not None else reason
     if isinstance(cause, HostBusy):
-        return  # waiting for the host's slot: no failure (failures.py)
+        return  # waiting for the host's slot: no failure (workers/tasks/failures.py)
     why = cause.reason if isinstance(cause, NewswireError) else type(cause).__name__
     if getattr(sender, "name", None) == FETCH_ARTICLE:
         get_metrics().fetch_errors.labels("fetch", why).inc()

@@ -167,20 +167,7 @@ class FeedPoller:
                 return self._defer(feed_id, exc, now)
             error = exc
             self._record_error(record, state, exc, now)
-        reckoning = pending_entries.reckon(
-            self._seen,
-            stored_pending,
-            outcome.selection,
-            feed_id=feed_id,
-            owner=claim.owner,
-            ttl_seconds=self._settings.inflight_ttl_seconds,
-        )
-        if reckoning.resend:
-            log.warning(
-                "feed %s: %d entries sent again, their claim lapsed unsettled",
-                feed_id, len(reckoning.resend),
-            )  # fmt: skip
-        claim.hand_off(reckoning.resend)
+        reckoning = self._reckon_pending(feed_id, stored_pending, outcome.selection, claim)
         state.stale = schedule.is_stale(self._cfg, health.rate_of(state), now=now)
         self._save(
             record, before, state, now,
@@ -199,6 +186,30 @@ class FeedPoller:
             problems=outcome.problems,
             rejected=outcome.rejected,
         )
+
+    def _reckon_pending(
+        self,
+        feed_id: str,
+        stored: dict[str, bytes],
+        selection: Selection | None,
+        claim: _Claim,
+    ) -> pending_entries.Reckoning:
+        """Send again the pending entries whose claim lapsed; say what the feed keeps."""
+        reckoning = pending_entries.reckon(
+            self._seen,
+            stored,
+            selection,
+            feed_id=feed_id,
+            owner=claim.owner,
+            ttl_seconds=self._settings.inflight_ttl_seconds,
+        )
+        if reckoning.resend:
+            log.warning(
+                "feed %s: %d entries sent again, their claim lapsed unsettled",
+                feed_id, len(reckoning.resend),
+            )  # fmt: skip
+        claim.hand_off(reckoning.resend)
+        return reckoning
 
     # --- one request -----------------------------------------------------------------------
     def _poll_once(

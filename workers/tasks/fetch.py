@@ -10,7 +10,10 @@ from workers.app import app
 from workers.fetching.article import fetch_article_or_refusal
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
-from workers.tasks.failures import StageTask, entry_of_message, requeue_on_outage, run_stage
+from workers.tasks.failures import run_stage
+from workers.tasks.messages import entry_of_message
+from workers.tasks.outage import requeue_on_outage
+from workers.tasks.time_limits import StageTask
 
 
 @app.task(name=FETCH_ARTICLE, bind=True, ignore_result=True, base=StageTask)

@@ -21,7 +21,7 @@ from workers.app import app
 from workers.polling.report import record_poll_problems
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
-from workers.tasks.failures import requeue_on_outage
+from workers.tasks.outage import requeue_on_outage
 
 
 @app.task(name=POLL_FEED, bind=True, ignore_result=True)

@@ -18,13 +18,10 @@ from workers.services import Services, get_services
 from workers.services import load_enricher as load_enricher_of
 from workers.settings import get_settings
 from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
-from workers.tasks.failures import (
-    StageTask,
-    entry_of_message,
-    out_of_time,
-    requeue_on_outage,
-    run_stage,
-)
+from workers.tasks.failures import run_stage
+from workers.tasks.messages import entry_of_message
+from workers.tasks.outage import requeue_on_outage
+from workers.tasks.time_limits import StageTask, out_of_time
 
 log = logging.getLogger(__name__)
 
