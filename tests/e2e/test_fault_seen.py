@@ -3,9 +3,13 @@
 Three articles are fetched while no process worker runs: fetched, not seen.
 The process worker then dies (SIGKILL, main process and children) while it
 works on them: still not seen. Once their in-flight markers expire, the next
-poll that lists them (the feed changed: a fourth article) sends them down the
-pipeline again; their pages are fetched again, never skipped. The messages of
-the killed worker also come back; every article is published exactly once.
+poll of their feed sends them down the pipeline again; their pages are
+fetched again, never skipped. The messages of the killed worker also come
+back; every article is published exactly once.
+
+Fetch messages lost outright (Redis lost them after the poll sent them) come
+back the same way, from the feed's pending entries, although the feed keeps
+answering with the same bytes and is not parsed again.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from tests.support.faults import (
     wait_for,
 )
 from tests.support.http_server import FixtureHttpServer
+from tests.support.polling import polling_parts
 from workers.dedup.seen import SeenStore
 from workers.keys import Keys
 from workers.polling.canonical import canonical_url, document_id
@@ -115,3 +120,52 @@ def test_a_crash_between_fetch_and_publish_means_fetched_again_never_skipped(
         duplicated=sum(c - 1 for c in Counter(published).values()),
     )
     assert sorted(published) == sorted(ids)
+
+
+def test_fetch_messages_lost_after_the_poll_come_back_once_their_claim_lapses(
+    services: dict[str, Service],
+    http_server: FixtureHttpServer,
+    redis_client: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    site = NewsSite(http_server, feeds=1, per_feed=3)
+    sources = site.publish()
+    ids = [document_id(canonical_url(http_server.url(site.page_path(n)))) for n in range(3)]
+    registry = FeedRegistry(redis_client, keys)
+    registry.sync(sources, now=time.time())
+    # The poll as the worker makes it, but its fetch messages vanish (Redis lost them).
+    lapsing = settings.model_copy(update={"inflight_ttl_seconds": 8})
+    with polling_parts(redis_client, keys, lapsing) as (_, poller, _):
+        lost = poller.poll(sources[0].id, now=time.time(), handoff=lambda entries: None)
+    assert sorted(e.doc_id for e in lost.new_entries) == sorted(ids)
+
+    for service in services.values():
+        service.start()
+
+    def alive() -> None:
+        for service in services.values():
+            service.check_alive()
+
+    broker = Broker(redis_client, keys.prefix)
+    wait_for(lambda: not any(redis_client.exists(keys.inflight(i)) for i in ids),
+             timeout=60, what="the in-flight markers to expire", alive=alive)  # fmt: skip
+    polls_before = site.feed_requests(0)
+    redis_client.zadd(keys.feeds_due, {sources[0].id: 0}, xx=True)
+    wait_for(
+        lambda: sorted(document_ids(redis_client, keys)) == sorted(ids) and broker.idle(),
+        timeout=120, what="the three lost articles published", alive=alive,
+    )  # fmt: skip
+    record = registry.get(sources[0].id)
+    assert record is not None and record.state.last_status == "unchanged"  # not parsed
+    published = document_ids(redis_client, keys)
+    record_figures(
+        "test_fetch_messages_lost_after_the_poll_come_back_once_their_claim_lapses",
+        faults={"fetch messages lost": 3},
+        feed_polls_after_the_loss=site.feed_requests(0) - polls_before,
+        pages_fetched=site.page_requests(),
+        documents_expected=3,
+        delivered=len(published),
+        duplicated=sum(c - 1 for c in Counter(published).values()),
+    )
+    assert site.page_requests() == 3  # each page once
