@@ -6,7 +6,7 @@ import pytest
 
 from schemas import FeedRef
 from workers.errors import FeedParseError
-from workers.polling.adapter import parse_feed, to_entries
+from workers.polling.adapter import MAX_XML_DEPTH, parse_feed, refuse_deep_nesting, to_entries
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REF = FeedRef(id="test", url="https://example.org/feed", title="Test")
@@ -198,3 +198,13 @@ def test_json_feed_sample_summaries_are_text_without_scripts(corpus_dir: Path) -
     # The sample's second item is "<p>Hello, world!</p> <script>alert();</script>".
     assert [e.summary for e in entries] == ["This is a second item.", "Hello, world!"]
     assert entries[1].authors == ["you"]
+
+
+def test_only_nesting_beyond_the_depth_limit_is_refused_before_parsing() -> None:
+    deep = b"<rss>" + b"<x>" * MAX_XML_DEPTH + b"</x>" * MAX_XML_DEPTH + b"</rss>"
+    with pytest.raises(FeedParseError, match="nested deeper than 256 levels"):
+        refuse_deep_nesting(deep)
+    # libxml2 reports an 11 MB text node with the same error type: no nesting, no refusal.
+    refuse_deep_nesting(b"<rss><title>" + b"a" * (11 * 2**20) + b"</title></rss>")
+    refuse_deep_nesting(b"<rss><channel><item><title>unclosed <b>tags</title></rss>")
+    refuse_deep_nesting(b"<rss>" + b"<x>" * 200 + b"</x>" * 200 + b"</rss>")

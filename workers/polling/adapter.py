@@ -16,11 +16,18 @@ no encoding, UTF-16 or UTF-7 alike, can hide a declaration), then every
 the character references and HTML entities that feeds really use still work.
 External entities and DTDs are never fetched or read (feedparser turns Expat's
 external entity loading off; nothing is declared to load anyway).
+
+Deep nesting is refused before feedparser sees it: feedparser's cost grows with
+depth (4.8 MiB of nested elements took it 12.9 s of CPU and 306 MiB), while
+libxml2, which stops at MAX_XML_DEPTH on its own, reads such a document in well
+under a millisecond. No feed of the corpus (2,228: feedparser's suite,
+miniflux's, real news feeds) comes near that depth.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import re
 import time
@@ -30,6 +37,7 @@ from typing import Any
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
+from lxml import etree
 from lxml import html as lxml_html
 from pydantic import ValidationError
 
@@ -156,8 +164,33 @@ def disarm_entities(
     return data, headers, warnings
 
 
+# libxml2's own limit without XML_PARSE_HUGE: it stops reading there, whatever follows.
+MAX_XML_DEPTH = 256
+
+
+def refuse_deep_nesting(data: bytes) -> None:
+    """Raise FeedParseError if elements nest deeper than MAX_XML_DEPTH. Everything else
+    about the document (malformed or not) is feedparser's to judge."""
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    # Malformed beyond recovery is no verdict here: feedparser's loose parser may read it.
+    with contextlib.suppress(etree.XMLSyntaxError):
+        etree.fromstring(data, parser)
+    if any(_is_depth_limit(error) for error in parser.error_log):
+        raise FeedParseError(
+            f"elements nested deeper than {MAX_XML_DEPTH} levels: refused before parsing"
+        )
+
+
+def _is_depth_limit(error: etree._LogEntry) -> bool:
+    # The same error type also stands for a text node over 10 MB, which is no nesting.
+    return error.type_name == "ERR_RESOURCE_LIMIT" and "depth" in error.message.lower()
+
+
 def _parse_xml_feed(body: bytes, content_type: str | None) -> ParsedFeed:
     data, headers, warnings = disarm_entities(body, content_type)
+    refuse_deep_nesting(data)
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     version = parsed.get("version") or ""
     if parsed.get("bozo"):
