@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -355,3 +357,24 @@ def test_a_refused_redirect_never_moves_a_feed(
     assert record is not None and record.url == http_server.url("/feed")
     assert record.state.moved_url is None
     assert result.error is not None and result.error.reason == "private_address"
+
+
+def test_a_lookup_that_hangs_gives_up_at_the_connect_timeout_as_a_dns_error() -> None:
+    """The C resolver knows no deadline of ours: a dead DNS server would hold a poll
+    thread for its own retries. The lookup is abandoned at the connect timeout."""
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        released.wait(30)
+        return ["127.0.0.1"]
+
+    client = client_with("127.0.0.1", resolver=hanging, http_connect_timeout=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.ConnectError, match=r"no answer within 0\.5s") as caught:
+            client.get("http://slow-dns.example/feed", max_bytes=1000)
+    finally:
+        released.set()
+        client.close()
+    assert caught.value.reason == "dns"
+    assert time.monotonic() - started < 3.0

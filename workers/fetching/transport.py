@@ -10,6 +10,11 @@ started by httpcore on that socket with the URL's host name as SNI and as the
 name the certificate must match, and httpx sends the same name in the Host
 header: connecting by address changes nothing that the server or TLS sees.
 
+The lookup itself waits at most the connect timeout: the C library's resolver
+knows no deadline of ours (a dead DNS server holds it for its own retries, 30 s
+and more), so it runs on a small shared thread pool and the request gives up on
+it, as a DNS failure, when the connect timeout passes.
+
 GuardedTransport is a small httpx transport over an httpcore connection pool that
 uses this backend (httpx's own HTTPTransport has no way to choose the backend).
 It never uses a proxy: a proxy would connect on our behalf to addresses we
@@ -18,9 +23,12 @@ never see.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
+import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -34,6 +42,46 @@ Resolver = Callable[[str, int], list[str]]
 
 # Addresses tried in turn when a name resolves to several and connecting fails.
 _MAX_ADDRESSES_TRIED = 3
+# Lookups at once per process; more wait their turn (within their own timeout).
+LOOKUP_THREADS = 16
+# When httpcore gives no connect timeout.
+DEFAULT_LOOKUP_TIMEOUT = 10.0
+
+
+class _LookupPool:
+    """A thread pool made at first use in each process (a pool forked along has no threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def submit(
+        self, resolver: Resolver, host: str, port: int
+    ) -> concurrent.futures.Future[list[str]]:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=LOOKUP_THREADS, thread_name_prefix="dns-lookup"
+                )
+                self._pid = os.getpid()
+            return self._pool.submit(resolver, host, port)
+
+
+_LOOKUPS = _LookupPool()
+
+
+def resolve_within(resolver: Resolver, host: str, port: int, timeout: float) -> list[str]:
+    """The resolver's answer, or socket.gaierror(EAI_AGAIN) once `timeout` seconds pass
+    (the lookup itself runs on, and its answer is dropped)."""
+    future = _LOOKUPS.submit(resolver, host, port)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()  # if it is still waiting for a thread
+        raise socket.gaierror(
+            socket.EAI_AGAIN, f"lookup of {host} gave no answer within {timeout:g}s"
+        ) from None
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -63,7 +111,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self._resolve(host, port)
+        addresses = self._resolve(host, port, timeout or DEFAULT_LOOKUP_TIMEOUT)
         self._policy.check_addresses(host, addresses)  # raises RefusedURL
         failure: Exception | None = None
         for address in addresses[:_MAX_ADDRESSES_TRIED]:
@@ -81,10 +129,10 @@ class GuardedBackend(httpcore.NetworkBackend):
         assert failure is not None  # _resolve never returns an empty list
         raise failure
 
-    def _resolve(self, host: str, port: int) -> list[IPAddress]:
+    def _resolve(self, host: str, port: int, timeout: float) -> list[IPAddress]:
         try:
-            answers = self._resolver(host, port)
-        except OSError as exc:  # socket.gaierror: unknown name, no DNS
+            answers = resolve_within(self._resolver, host, port, timeout)
+        except OSError as exc:  # socket.gaierror: unknown name, no DNS, no answer in time
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in answers]
         if not addresses:
