@@ -54,6 +54,23 @@ def test_json_line_carries_context_extras_and_exception(
     assert failure["exc_type"] == "ValueError" and "bad page" in failure["exc"]
 
 
+def test_the_task_arguments_celery_attaches_stay_out_and_long_extras_are_cut(
+    logger: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """Celery's "received" line carries the task's arguments (a whole FeedEntry)."""
+    log, out = logger
+    for formatter in (logs.JsonFormatter(), logs.TextFormatter()):
+        log.handlers[0].setFormatter(formatter)
+        data = {"id": "t-9", "name": FETCH_ARTICLE, "args": "({'summary': 'SECRET'},)",
+                "kwargs": "{}"}  # fmt: skip
+        log.info("Task %s received", FETCH_ARTICLE, extra={"data": data, "note": "x" * 5000})
+    json_line, text_line = out.getvalue().splitlines()
+    event = json.loads(json_line)
+    assert event["data"] == {"id": "t-9", "name": FETCH_ARTICLE}
+    assert event["note"] == "x" * 1000 + "..."
+    assert "SECRET" not in text_line and "x" * 1001 not in text_line
+
+
 def test_text_line_puts_context_at_the_end(logger: tuple[logging.Logger, io.StringIO]) -> None:
     log, out = logger
     log.handlers[0].setFormatter(logs.TextFormatter())

@@ -35,6 +35,28 @@ LogFormat = Literal["json", "text"]
 
 _TEXT_CONTEXT_ORDER = ("stage", "feed_id", "doc_id", "task_id")
 
+# Celery hands its "received" and "succeeded" lines the task's arguments as `extra`
+# (in `data`): a whole FeedEntry per line, feed text included. Logs keep the rest.
+_CELERY_DATA_LEFT_OUT = frozenset({"args", "kwargs"})
+_EXTRA_TEXT_MAX = 1000
+
+
+def _extras(record: logging.LogRecord, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields a log call (or the context) added to a record, bounded for a log line."""
+    return {
+        name: _bounded(name, value)
+        for name, value in vars(record).items()
+        if name not in _STANDARD_ATTRS and name not in skip and not name.startswith("_")
+    }
+
+
+def _bounded(name: str, value: Any) -> Any:
+    if name == "data" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _CELERY_DATA_LEFT_OUT}
+    if isinstance(value, str) and len(value) > _EXTRA_TEXT_MAX:
+        return value[:_EXTRA_TEXT_MAX] + "..."
+    return value
+
 
 def current_context() -> Mapping[str, str]:
     return _context.get() or {}
@@ -81,9 +103,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "pid": record.process,
         }
-        for name, value in vars(record).items():
-            if name not in _STANDARD_ATTRS and not name.startswith("_"):
-                event[name] = value
+        event.update(_extras(record))
         if record.exc_info:
             event["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             event["exc"] = self.formatException(record.exc_info)
@@ -100,11 +120,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = {
-            name: value
-            for name, value in vars(record).items()
-            if name not in _STANDARD_ATTRS and not name.startswith("_") and name != "task"
-        }
+        extras = _extras(record, skip=frozenset({"task"}))
         # Context first, in a fixed order, then the call's own fields.
         ordered = [n for n in _TEXT_CONTEXT_ORDER if n in extras]
         ordered += [n for n in extras if n not in _TEXT_CONTEXT_ORDER]
