@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from schemas import DeadLetter, FeedSource
 
 # A RabbitMQ vhost of the test's own (skips where no RabbitMQ can be reached).
 from tests.e2e.test_rabbitmq_broker import amqp_url  # noqa: F401
+from workers.cli.feeds_cmd import health_snapshots
 from workers.cli.main import cli
+from workers.cli.stats_cmd import feed_counts
 from workers.errors import HttpStatusError
 from workers.keys import Keys
 from workers.observability import broker, redis_state
@@ -26,8 +29,9 @@ from workers.observability.collector import RedisStateCollector
 from workers.observability.health import check_beat, check_worker
 from workers.observability.metrics import get_metrics
 from workers.observability.observed import ObservedDeadLetterSink
+from workers.polling.schedule import ScheduleConfig
 from workers.publishing.deadletter import dead_letter_for
-from workers.registry.store import FeedRegistry
+from workers.registry.store import FeedRegistry, FeedState
 from workers.runtime.supervisor import Supervisor
 from workers.settings import Settings, get_settings
 from workers.tasks import FETCH_ARTICLE, POLL_FEED
@@ -178,6 +182,32 @@ def test_stats_command(app: Celery, redis_client: redis.Redis, keys: Keys) -> No
     assert screen.exit_code == 0, screen.output
     for title in ("Feeds", "Queues", "Streams", "Errors in the last hour", "http_404"):
         assert title in screen.output
+
+
+def test_stats_counts_feeds_as_their_health_snapshots_say(
+    settings: Settings, redis_client: redis.Redis, keys: Keys
+) -> None:
+    """The counts come from a few fields per feed, not whole records: the same verdicts."""
+    registry = FeedRegistry(redis_client, keys)
+    now = time.time()
+    sources = [
+        FeedSource(id=f"f{n}", url=f"https://example.org/{n}.xml", title=f"Feed {n}",
+                   enabled=n != 1)
+        for n in range(5)
+    ]  # fmt: skip
+    registry.sync(sources, now=now)
+    registry.save_state("f2", FeedState(health="disabled", disabled_reason="gone"))
+    stale = FeedState(health="erroring", gap_seconds=600.0, gap_samples=5,
+                      last_item_at=now - 30 * 86400)  # fmt: skip
+    registry.save_state("f3", stale)
+    registry.save_state("f4", FeedState(gap_seconds=600.0, gap_samples=5, last_item_at=now))
+
+    counts = feed_counts(registry, ScheduleConfig.from_settings(settings), now=now)
+    snapshots = health_snapshots(registry, now=now)
+    expected = Counter(h.state for h in snapshots)
+    assert {k: v for k, v in counts.items() if k != "stale" and v} == expected
+    assert expected == {"active": 2, "paused": 1, "disabled": 1, "erroring": 1}
+    assert counts["stale"] == sum(h.stale for h in snapshots) == 1
 
 
 def _dead_letter() -> DeadLetter:

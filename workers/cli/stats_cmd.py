@@ -13,11 +13,13 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from workers.cli.common import existing_redis_url, load_settings, use_settings
-from workers.cli.feeds_cmd import health_snapshots, registry
+from workers.cli.feeds_cmd import registry
 from workers.clients import get_keys, get_redis
 from workers.enrichment.taxonomy import topic_ids
 from workers.observability import broker, redis_state
 from workers.observability.redis_state import RecentErrors, StreamState
+from workers.polling.schedule import PublishingRate, ScheduleConfig, is_stale
+from workers.registry.store import FeedRegistry
 
 FEED_STATES = ("active", "erroring", "disabled", "paused")
 
@@ -38,10 +40,7 @@ def gather(now: float | None = None) -> Stats:
     """Everything the screen shows, read from the Redis in use."""
     moment = time.time() if now is None else now
     settings, client, keys = load_settings(), get_redis(), get_keys()
-    snapshots = health_snapshots(registry(), now=moment)
-    feeds = Counter({state: 0 for state in FEED_STATES})
-    feeds.update(h.state for h in snapshots)
-    feeds["stale"] = sum(1 for h in snapshots if h.stale)
+    feeds = feed_counts(registry(), ScheduleConfig.from_settings(settings), now=moment)
     feeds["due"] = redis_state.feeds_registered_and_due(client, keys, now=moment)[1]
     beat_tick, last_dispatch = redis_state.beat_times(client, keys)
     return Stats(
@@ -54,6 +53,18 @@ def gather(now: float | None = None) -> Stats:
         last_dispatch=last_dispatch,
         at=moment,
     )
+
+
+def feed_counts(reg: FeedRegistry, cfg: ScheduleConfig, *, now: float) -> Counter[str]:
+    """Feeds by state (paused: disabled by the operator), and how many are stale."""
+    feeds = Counter({state: 0 for state in FEED_STATES})
+    stale = 0
+    for summary in reg.summaries():
+        feeds[summary.health if summary.enabled else "paused"] += 1
+        rate = PublishingRate(summary.gap_seconds, summary.gap_samples, summary.last_item_at)
+        stale += is_stale(cfg, rate, now=now)
+    feeds["stale"] = stale
+    return feeds
 
 
 def _ago(epoch: float | None, now: float) -> str:
