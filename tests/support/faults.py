@@ -279,6 +279,15 @@ class Broker:
         lists = [key for q in queues for key in self._keys.celery_queue_lists(q)]
         return sum(int(self._redis.llen(key)) for key in lists)
 
+    def lose_one(self, queue: str) -> TaskMessage | None:
+        """Take the next message of a queue and drop it: what kombu's Redis transport
+        does when its consumer dies between BRPOP and recording the message unacked."""
+        for key in self._keys.celery_queue_lists(queue):
+            raw = cast(bytes | None, self._redis.rpop(key))
+            if raw is not None:
+                return _task_message(json.loads(raw))
+        return None
+
     def idle(self) -> bool:
         """Nothing queued and nothing held by a worker (ETA retries are held unacked)."""
         return self.queued() == 0 and not self._redis.hlen(self._keys.celery_unacked)
