@@ -2,10 +2,10 @@
 
 A wanted entry is claimed in flight, which keeps other polls from enqueueing it
 again while its marker lives, and it is settled when its seen record changes
-(published or dead-lettered). In between, its fetch message can still be lost
-(Redis dies after kombu handed the message over and before it recorded it as
-unacknowledged: RELIABILITY.md), and then nothing but the marker's expiry
-tells. So each feed keeps, beside its state, the entries its polls claimed or
+(published or dead-lettered). In between, one of its messages can still be
+lost (Redis dies after kombu handed a message over and before it recorded it as
+unacknowledged, or a worker dies after kombu popped a message and before it
+recorded it: RELIABILITY.md), and then nothing but the marker's expiry tells. So each feed keeps, beside its state, the entries its polls claimed or
 found claimed for another poll, each with the seen record it had then; every
 poll of the feed reclaims the unsettled ones, and an entry whose marker expired
 is claimed and sent again, whether or not the feed still lists it and whether
