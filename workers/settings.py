@@ -219,8 +219,9 @@ class Settings(BaseSettings):
     inflight_ttl_seconds: int = Field(
         default=6 * 3600,
         ge=5,
-        description="An entry in flight is not enqueued again for this long; after it, a poll "
-        "that lists the entry sends it again unless it was published or dead-lettered.",
+        description="An entry in flight is not enqueued again for this long; after it, the next "
+        "poll of a feed that wanted the entry sends it again unless it was published or "
+        "dead-lettered (a lost message comes back).",
     )
     max_retries: int = Field(default=5, ge=0, description="Retries of a transient failure.")
     max_deliveries: int = Field(

@@ -5,11 +5,12 @@ again while its marker lives, and it is settled when its seen record changes
 (published or dead-lettered). In between, one of its messages can still be
 lost (Redis dies after kombu handed a message over and before it recorded it as
 unacknowledged, or a worker dies after kombu popped a message and before it
-recorded it: RELIABILITY.md), and then nothing but the marker's expiry tells. So each feed keeps, beside its state, the entries its polls claimed or
-found claimed for another poll, each with the seen record it had then; every
-poll of the feed reclaims the unsettled ones, and an entry whose marker expired
-is claimed and sent again, whether or not the feed still lists it and whether
-or not its body changed.
+recorded it: RELIABILITY.md), and then nothing but the marker's expiry tells.
+So each feed keeps, beside its state, the entries its polls claimed or found
+claimed for another poll, each with the seen record it had then; every poll of
+the feed reclaims the unsettled ones, and an entry whose marker expired is
+claimed and sent again, whether or not the feed still lists it and whether or
+not its body changed.
 
 That is also what lets a poll remember a body (validators, body hash) while
 some of its wanted entries are in flight for a poll of another feed: should
