@@ -80,7 +80,16 @@ def make_redis(url: str) -> redis.Redis:
     )
 
 
+def make_impatient_redis(url: str) -> redis.Redis:
+    """A Redis client that fails at once when Redis is away, for code that must not wait:
+    what runs in a worker's main process, whose event loop would stall."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(ExponentialBackoff(), 0)
+    )
+
+
 _redis = PerProcess(lambda: make_redis(redis_url()))
+_impatient_redis = PerProcess(lambda: make_impatient_redis(redis_url()))
 
 
 def get_redis() -> redis.Redis:
@@ -88,8 +97,14 @@ def get_redis() -> redis.Redis:
     return _redis.get()
 
 
+def get_impatient_redis() -> redis.Redis:
+    """The process's client that never retries (see make_impatient_redis)."""
+    return _impatient_redis.get()
+
+
 def reset_clients() -> None:
     _redis.reset()
+    _impatient_redis.reset()
 
 
 def get_keys() -> Keys:

@@ -8,6 +8,8 @@ real worker).
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Task
+from celery.exceptions import TimeLimitExceeded
 
 from schemas import DeadLetter, Document, FeedSource
 from tests.support.http_server import FixtureHttpServer
@@ -133,3 +136,37 @@ def test_refused_feed_items_are_dead_lettered_capped_per_poll(
     records = dead_letters(redis_client, keys)
     assert len(records) == MAX_REJECTED_ITEMS_RECORDED  # a flood stays a trickle
     assert {(d.stage, d.reason, d.feed_id) for d in records} == {("poll", "scheme", "f")}
+
+
+def test_a_hard_time_limit_is_dead_lettered_once_from_the_main_process(
+    fetch_task: Task, redis_client: redis.Redis, keys: Keys
+) -> None:
+    for _ in range(2):  # the requeued message killed again: still one record
+        fetch_task.on_failure(TimeLimitExceeded(10.0), "task-1", [VALID_ENTRY], {}, None)
+    (record,) = dead_letters(redis_client, keys)
+    assert (record.reason, record.stage, record.doc_id) == ("time_limit", "fetch", "a" * 32)
+
+
+def test_a_hard_time_limit_with_redis_away_does_not_stall_the_main_process(
+    fetch_task: Task,
+    redis_client: redis.Redis,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """on_failure runs in the worker's event loop: with Redis down, the record is given
+    up at once (the requeued message counts one more delivery) instead of retried."""
+    from workers.clients import reset_clients
+    from workers.settings import get_settings
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("NEWSWIRE_REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    get_settings.cache_clear()
+    reset_clients()
+    started = time.monotonic()
+    fetch_task.on_failure(TimeLimitExceeded(10.0), "task-2", [VALID_ENTRY], {}, None)
+    assert time.monotonic() - started < 2.0
+    assert "could not dead-letter its hard time limit" in caplog.text
+    assert dead_letters(redis_client, keys) == []

@@ -22,7 +22,9 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from schemas import FeedEntry
 from schemas.deadletter import Stage
+from workers.clients import get_impatient_redis
 from workers.errors import PermanentError
+from workers.observability.observed import ObservedDeadLetterSink
 from workers.publishing.deadletter import dead_letter_for
 from workers.services import get_services
 from workers.tasks import FETCH_ARTICLE, PROCESS_ARTICLE
@@ -37,7 +39,11 @@ class StageTask(Task):  # type: ignore[misc]  # celery ships no type hints
 
     Celery kills the pool child and calls on_failure in the worker's main process,
     then requeues the message (acks_on_timeout is off); the record, made once for
-    the task id, makes that next delivery a no-op.
+    the task id, makes that next delivery a no-op. It is written with a client
+    that does not retry: on_failure runs in the main process's event loop, and
+    with Redis down (often why the task overran) retries would hold that loop for
+    most of a minute, the lost broker unnoticed. Unwritten, the record is missed
+    once: the requeued message counts one more delivery, up to poison.
     """
 
     def on_failure(
@@ -60,8 +66,9 @@ def _record_hard_time_limit(
     entry = FeedEntry.model_validate(args[0]) if args else None
     if stage is None or entry is None:
         return
+    client, keys = get_impatient_redis(), services.keys
     payload: dict[str, Any] = {"entry": args[0], **kwargs}
-    deliveries = services.redis.get(services.keys.delivery_count(entry.doc_id, stage))
+    deliveries = client.get(keys.delivery_count(entry.doc_id, stage))
     record = dead_letter_for(
         PermanentError(
             f"{stage} of {entry.doc_id} exceeded its hard time limit ({exc}); "
@@ -76,10 +83,9 @@ def _record_hard_time_limit(
         feed_id=entry.feed.id,
         url=entry.url,
     )
-    services.deadletters.record(
-        record, task_id=task_id, marker_ttl=services.settings.given_up_marker_ttl
-    )
-    services.redis.delete(services.keys.delivery_count(entry.doc_id, stage))
+    sink = ObservedDeadLetterSink(client, keys, maxlen=services.settings.stream_maxlen)
+    sink.record(record, task_id=task_id, marker_ttl=services.settings.given_up_marker_ttl)
+    client.delete(keys.delivery_count(entry.doc_id, stage))
 
 
 class _SoftLimitWatch:
