@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -279,18 +280,35 @@ class Broker:
         lists = [key for q in queues for key in self._keys.celery_queue_lists(q)]
         return sum(int(self._redis.llen(key)) for key in lists)
 
-    def lose_one(self, queue: str) -> TaskMessage | None:
-        """Take the next message of a queue and drop it: what kombu's Redis transport
-        does when its consumer dies between BRPOP and recording the message unacked."""
-        for key in self._keys.celery_queue_lists(queue):
-            raw = cast(bytes | None, self._redis.rpop(key))
-            if raw is not None:
-                return _task_message(json.loads(raw))
+    def lose_one(self, queue: str, *, sole_for: Callable[[str], bool]) -> TaskMessage | None:
+        """Drop a waiting message, as kombu's Redis transport drops one when its consumer
+        dies between BRPOP and recording the message unacked: one whose document
+        (first argument's doc_id) `sole_for` accepts and no other message carries, so
+        that its loss is real."""
+        lists = self._keys.celery_queue_lists(queue)
+        waiting = [
+            (key, raw) for key in lists for raw in cast(list[bytes], self._redis.lrange(key, 0, -1))
+        ]
+        held = cast(dict[bytes, bytes], self._redis.hgetall(self._keys.celery_unacked))
+        every = [_task_message(json.loads(raw)) for _, raw in waiting]
+        every += [_task_message(json.loads(value)[0]) for value in held.values()]
+        carried = Counter(_doc_of(m) for m in every)
+        for key, raw in waiting:
+            message = _task_message(json.loads(raw))
+            doc_id = _doc_of(message)
+            sole = bool(doc_id) and carried[doc_id] == 1 and sole_for(doc_id or "")
+            if sole and self._redis.lrem(key, 1, cast(str, raw)):
+                return message
         return None
 
     def idle(self) -> bool:
         """Nothing queued and nothing held by a worker (ETA retries are held unacked)."""
         return self.queued() == 0 and not self._redis.hlen(self._keys.celery_unacked)
+
+
+def _doc_of(message: TaskMessage) -> str | None:
+    first = message.args[0] if message.args else None
+    return first.get("doc_id") if isinstance(first, dict) else None
 
 
 def _task_message(message: dict[str, Any]) -> TaskMessage:
