@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 
 from schemas import DeadLetter, Document, FeedEntry, FeedRef, FeedSource
 from tests.conftest import REPO_ROOT
 from tests.support.http_server import FixtureHttpServer
 from tests.support.streams import read_stream
+from workers.dedup.neardup import NearDupIndex
+from workers.dedup.seen import SeenStore
 from workers.enrichment import Enricher
-from workers.errors import ExtractionError
-from workers.fetching.rawstore import PageMeta, RawPage
+from workers.errors import ExtractionError, RawContentMissing
+from workers.fetching.rawstore import PageMeta, RawPage, RawPageStore
 from workers.keys import Keys
 from workers.processing.pipeline import build_document_or_summary, build_summary_document
+from workers.processing.stage import process_entry
+from workers.publishing.streams import StreamPublisher
 from workers.registry.store import FeedRegistry
 from workers.runtime.supervisor import Supervisor, beat_command, worker_command
 from workers.settings import Settings, get_settings
@@ -104,6 +109,64 @@ def test_a_refused_page_is_built_from_the_summary(enricher: Enricher) -> None:
     assert (doc.extraction.source, doc.extraction.fallback_reason) == ("feed_summary", "http_403")
     assert doc.extraction.http_status == 403 and doc.extraction.html_bytes is None
     assert doc.title == "Nouvelles sanctions contre des exportateurs d'armes"
+
+
+# --- the whole stage, as the process task runs it ----------------------------------------
+
+
+def process(
+    item: FeedEntry,
+    redis_client: redis.Redis,
+    keys: Keys,
+    enricher: Enricher,
+    *,
+    refused_status: int | None = None,
+    before_publish: Callable[[], None] = lambda: None,
+) -> str:
+    return process_entry(
+        item,
+        refused_status=refused_status,
+        raw_pages=RawPageStore(redis_client, keys, ttl_seconds=600),
+        seen=SeenStore(redis_client, keys),
+        enricher=enricher,
+        near_duplicates=NearDupIndex(redis_client, keys, window_days=3, min_similarity=0.8),
+        publisher=StreamPublisher(redis_client, keys, maxlen=1000, seen_ttl_days=90),
+        summary_min_chars=200,
+        before_publish=before_publish,
+    )
+
+
+def test_the_stage_publishes_once_and_drops_the_page(
+    settings: Settings, redis_client: redis.Redis, keys: Keys, enricher: Enricher
+) -> None:
+    item = entry("https://monde.example/a")
+    RawPageStore(redis_client, keys, ttl_seconds=600).put(item.doc_id, page(JS_SHELL))
+    calls: list[str] = []
+    status = process(item, redis_client, keys, enricher, before_publish=lambda: calls.append("x"))
+    assert (status, calls) == ("published", ["x"])
+    assert not redis_client.exists(keys.raw_page(item.doc_id))
+    # A second message for the same work: the page is gone, the document published.
+    assert process(item, redis_client, keys, enricher) == "duplicate"
+    assert len(read_stream(redis_client, keys.documents_stream)) == 1
+
+
+def test_the_stage_fails_on_a_missing_page_never_published(
+    settings: Settings, redis_client: redis.Redis, keys: Keys, enricher: Enricher
+) -> None:
+    with pytest.raises(RawContentMissing):
+        process(entry("https://monde.example/b"), redis_client, keys, enricher)
+
+
+def test_the_stage_stops_before_publishing_when_told(
+    settings: Settings, redis_client: redis.Redis, keys: Keys, enricher: Enricher
+) -> None:
+    def out_of_time() -> None:
+        raise SoftTimeLimitExceeded
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        process(entry("https://monde.example/c"), redis_client, keys, enricher,
+                  refused_status=403, before_publish=out_of_time)  # fmt: skip
+    assert read_stream(redis_client, keys.documents_stream) == []
 
 
 # --- through the real tasks ---------------------------------------------------------------

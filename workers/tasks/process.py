@@ -8,13 +8,10 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_init
 
-from schemas import Document, FeedEntry
 from workers.app import app
-from workers.dedup.neardup import mark_near_duplicates
-from workers.dedup.seen import EntryKey
-from workers.errors import EXIT_CONFIG, ConfigurationError, RawContentMissing
-from workers.processing.pipeline import build_document_or_summary, build_summary_document
-from workers.services import Services, get_services
+from workers.errors import EXIT_CONFIG, ConfigurationError
+from workers.processing.stage import process_entry
+from workers.services import get_services
 from workers.services import load_enricher as load_enricher_of
 from workers.settings import get_settings
 from workers.tasks import PROCESS_ARTICLE, TASK_QUEUES
@@ -60,20 +57,17 @@ def process_article(
         return
 
     def work() -> str:
-        try:
-            built = _document(services, entry, refused_status)
-        except RawContentMissing:
-            if services.seen.published_since(entry.doc_id, entry.discovered_at.timestamp()):
-                # A second message for work already done (a redelivery after a worker
-                # died, a fetch done twice): the first one published and dropped the page.
-                log.info("process %s: published already; redelivered message dropped", entry.doc_id)
-                return "duplicate"
-            raise
-        document = mark_near_duplicates(built, services.near_duplicates)
-        out_of_time()  # a soft time limit that library code swallowed stops us here
-        result = services.publisher.publish(document, entry_key=EntryKey.of(entry))
-        services.raw_pages.delete(entry.doc_id)
-        return result.status
+        return process_entry(
+            entry,
+            refused_status=refused_status,
+            raw_pages=services.raw_pages,
+            seen=services.seen,
+            enricher=services.enricher,
+            near_duplicates=services.near_duplicates,
+            publisher=services.publisher,
+            summary_min_chars=services.settings.summary_fallback_min_chars,
+            before_publish=out_of_time,  # a soft time limit swallowed by library code
+        )
 
     run_stage(
         self,
@@ -83,20 +77,4 @@ def process_article(
         doc_id=entry.doc_id,
         feed_id=entry.feed.id,
         url=entry.url,
-    )
-
-
-def _document(services: Services, entry: FeedEntry, refused_status: int | None) -> Document:
-    if refused_status is not None:
-        return build_summary_document(
-            entry,
-            services.enricher,
-            reason=f"http_{refused_status}",
-            http_status=refused_status,
-        )
-    return build_document_or_summary(
-        entry,
-        services.raw_pages.get(entry.doc_id),
-        services.enricher,
-        summary_min_chars=services.settings.summary_fallback_min_chars,
     )
