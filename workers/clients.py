@@ -81,10 +81,11 @@ def make_redis(url: str) -> redis.Redis:
 
 
 def make_impatient_redis(url: str) -> redis.Redis:
-    """A Redis client that fails at once when Redis is away, for code that must not wait:
-    what runs in a worker's main process, whose event loop would stall."""
+    """A Redis client that fails at once when Redis is away, for code that must not wait
+    (a worker's main process, whose event loop would stall) or that waits its own way
+    (the start-up probe, which logs every attempt)."""
     return redis.Redis.from_url(
-        url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(ExponentialBackoff(), 0)
+        url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(ExponentialBackoff(), 0)
     )
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from workers.clients import make_impatient_redis
 from workers.errors import ConfigurationError
 from workers.settings import Settings
 
@@ -134,14 +135,10 @@ def effective_values(settings: Settings) -> str:
     )
 
 
-def _probe(url: str) -> redis.Redis:
-    # A client of its own, without the retries of the shared one: each attempt is logged.
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
 def wait_for_redis_at(url: str) -> None:
     """wait_for_redis for a URL (`newswire run` before it syncs the feed list)."""
-    client = _probe(url)
+    # Without the retries of the shared client: each attempt is logged here.
+    client = make_impatient_redis(url)
     try:
         wait_for_redis(client, url)
     finally:
@@ -151,7 +148,8 @@ def wait_for_redis_at(url: str) -> None:
 def prepare_service(role: str, settings: Settings, url: str) -> None:
     """Everything a worker or beat does before serving (ConfigurationError if refused)."""
     log.info("%s starting with %s", role, effective_values(settings))
-    client = _probe(url)
+    # Without the retries of the shared client: each attempt is logged here.
+    client = make_impatient_redis(url)
     try:
         wait_for_redis(client, url)
         check_redis(client, settings)
