@@ -37,6 +37,7 @@ from tests.support.faults import (
     huge_page,
     pipeline_services,
     record_figures,
+    start_all,
     stop_all,
     wait_for,
 )
@@ -97,14 +98,9 @@ def test_a_page_that_kills_its_worker_every_time_is_dead_lettered_then_replayed_
     poison = page_doc_id(site, 2)
     counter = keys.delivery_count(poison, "process")
     process = services["process"]
-    for service in services.values():
-        service.start()
+    alive = start_all(services)
     process.wait_ready()
     FeedRegistry(redis_client, keys).sync(sources, now=time.time())
-
-    def alive() -> None:
-        for service in services.values():
-            service.check_alive()
 
     def poisoned() -> bool:
         return any(d.doc_id == poison for d in dead_letters(redis_client, keys))
@@ -178,14 +174,9 @@ def test_runaway_tasks_are_stopped_by_time_limits_and_dead_lettered(
     http_server.route(site.page_path(hard), huge_page(2000))
     hard_counter = keys.delivery_count(page_doc_id(site, hard), "process")
     process = services["process"]
-    for service in services.values():
-        service.start()
+    alive = start_all(services)
     process.wait_ready()
     FeedRegistry(redis_client, keys).sync(sources, now=time.time())
-
-    def alive() -> None:
-        for service in services.values():
-            service.check_alive()
 
     # The hard case: freeze the child as soon as it starts that document.
     wait_for(lambda: bool(redis_client.get(hard_counter)), timeout=120,

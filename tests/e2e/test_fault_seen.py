@@ -31,6 +31,7 @@ from tests.support.faults import (
     huge_page,
     pipeline_services,
     record_figures,
+    start_all,
     stop_all,
     wait_for,
 )
@@ -140,12 +141,7 @@ def test_fetch_messages_lost_after_the_poll_come_back_once_their_claim_lapses(
         lost = poller.poll(sources[0].id, now=time.time(), handoff=lambda entries: None)
     assert sorted(e.doc_id for e in lost.new_entries) == sorted(ids)
 
-    for service in services.values():
-        service.start()
-
-    def alive() -> None:
-        for service in services.values():
-            service.check_alive()
+    alive = start_all(services)
 
     broker = Broker(redis_client, keys.prefix)
     wait_for(lambda: not any(redis_client.exists(keys.inflight(i)) for i in ids),

@@ -32,6 +32,7 @@ import redis
 
 from schemas import FeedSource
 from tests.support.faults import (
+    CLAIM_SECONDS,
     Broker,
     NewsSite,
     Service,
@@ -40,6 +41,7 @@ from tests.support.faults import (
     pipeline_services,
     process_state,
     record_figures,
+    send_lost_messages_again,
     stop_all,
     wait_for,
 )
@@ -55,7 +57,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 FEEDS, PER_FEED = 5, 40
 RUN_TIMEOUT = 240
-CLAIM_SECONDS = 30  # in-flight claims lapse after this (the default is 6 hours)
 
 
 @pytest.fixture
@@ -146,29 +147,6 @@ class KillRun:
             self.kills["publish: process messages unacknowledged at the kill"] += unacked
             self.process.start().wait_ready()
 
-    def recover_lost_messages(self, expected: set[str]) -> int:
-        """Once the broker is idle and publication stopped: the articles whose message
-        the transport lost, sent again from their feeds' pending entries. How many."""
-        counted: list[int] = []
-
-        def settled() -> bool:
-            counted.append(len(set(document_ids(self.client, self.keys))))
-            return self.broker.idle() and (
-                counted[-1] >= len(expected) or counted[-20:] == [counted[-1]] * 20
-            )
-
-        self.wait(settled, "an idle broker and no more publications", timeout=RUN_TIMEOUT)
-        missing = expected - set(document_ids(self.client, self.keys))
-        if not missing:
-            return 0
-        self.wait(
-            lambda: not any(self.client.exists(self.keys.inflight(d)) for d in missing),
-            "the lost articles' claims to lapse",
-            timeout=CLAIM_SECONDS * 3,
-        )
-        self.client.zadd(self.keys.feeds_due, {s.id: 0 for s in self.sources}, xx=True)
-        return len(missing)
-
     def warm_shutdown(self) -> None:
         """SIGTERM while tasks run: they finish, or go back to their queue. While the
         process worker is down, one process message is lost as the transport loses one."""
@@ -214,7 +192,10 @@ def test_sigkill_and_sigterm_mid_run_lose_and_duplicate_nothing(
 
     expected = FEEDS * PER_FEED
     urls = [http_server.url(site.page_path(n)) for n in site.article_numbers]
-    recovered = run.recover_lost_messages({document_id(canonical_url(u)) for u in urls})
+    recovered = send_lost_messages_again(
+        redis_client, keys, expected={document_id(canonical_url(u)) for u in urls},
+        feed_ids=[s.id for s in run.sources], alive=run.alive, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
     run.wait(
         lambda: len(set(document_ids(redis_client, keys))) >= expected and run.broker.idle(),
         f"{expected} documents and an idle broker",
